@@ -1,0 +1,1 @@
+"""Answering: webhook events, rules, and the one delivery layer."""

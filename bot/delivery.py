@@ -1,0 +1,353 @@
+"""The one delivery layer: every message that leaves Tsunagi goes through `send`.
+
+It spends live reply tokens first (free), then does what the caller's policy
+says when none is left: `push` (billed, one bundled request per 5 objects,
+safe to retry through `X-Line-Retry-Key`), `hold` (kept for the chat's next
+event, delivered through its token before anything newer) or `refuse`.
+
+Every send has a `send_id`. Its progress is written to Redis before each call
+to LINE, so a send that is retried — by a caller or by a worker recovering a
+dead one's job — resumes where it stopped: a reply is retried with the very
+token it had taken, a push with the very retry key, and nothing goes out twice.
+"""
+
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from bot import ledger as L
+from bot.history import History
+from bot.ledger import Ledger
+from bot.line_api import INVALID_REPLY_TOKEN, MONTHLY_LIMIT, LineError
+from bot.tokens import TokenPool
+from store import key
+
+log = logging.getLogger(__name__)
+
+MAX_OBJECTS = 5
+POLICIES = ("push", "hold", "refuse")
+SEND_RECORD_TTL = 24 * 3600
+PUSH_ATTEMPTS = 5
+BACKOFF_BASE = 0.25
+BACKOFF_CAP = 4.0
+
+
+class DeliveryError(Exception):
+    """A send LINE refused for a reason retrying cannot fix (bad message, auth)."""
+
+    def __init__(self, error: LineError):
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Part:
+    """One request (or hold) that carried some of a send's objects."""
+
+    method: str
+    objects: int
+    billable: int
+    reason: str
+
+
+@dataclass
+class SendResult:
+    """What became of a send: `delivery` is the costliest method any part used."""
+
+    send_id: str
+    delivery: str
+    billable: int = 0
+    parts: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_RANK = {L.REPLY: 0, L.HELD: 1, L.PUSH: 2, L.REFUSED: 3}
+
+
+def chunks(messages: list, size: int = MAX_OBJECTS) -> list[list]:
+    """Split `messages` into the fewest requests of at most `size` objects."""
+    return [messages[i : i + size] for i in range(0, len(messages), size)]
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry number `attempt` (1-based), with jitter."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+    return delay * (0.5 + random.random() / 2)
+
+
+class Delivery:
+    """Sends messages to chats at the lowest cost LINE allows."""
+
+    def __init__(self, redis, line, *, timezone="Asia/Tokyo", retention_days=90,
+                 clock=time.time, sleep=time.sleep):
+        self.redis = redis
+        self.line = line
+        self.clock = clock
+        self.sleep = sleep
+        self.tokens = TokenPool(redis, clock)
+        self.ledger = Ledger(redis, timezone, clock)
+        self.history = History(redis, retention_days, clock)
+
+    # -- public --------------------------------------------------------------
+
+    def send(self, chat_id: str, messages: list[dict], *, policy: str,
+             send_id: str | None = None, origin: str = "bot", actor: str = "",
+             reason: str = L.NO_TOKEN) -> SendResult:
+        """Deliver `messages` to `chat_id`, through reply tokens where possible.
+
+        `reason` is recorded for whatever part cannot go by reply. Calling again
+        with the same `send_id` never sends anything twice; it returns the
+        first call's result once that call has finished.
+        """
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        if not messages:
+            raise ValueError("a send needs at least one message object")
+        send_id = send_id or uuid.uuid4().hex
+        with self._chat_lock(chat_id):
+            record = self._load(send_id)
+            if record.get("done"):
+                return SendResult(**record["result"])
+            record.setdefault("parts", [])
+            record.setdefault("sent", 0)
+            self._deliver(chat_id, messages, policy, send_id, origin, actor,
+                          reason, record)
+            return self._finish(send_id, record)
+
+    def flush_held(self, chat_id: str) -> int:
+        """Deliver held answers, oldest first, through the chat's live tokens.
+
+        Several held answers share one reply when their objects fit in five.
+        Returns how many held answers went out; the rest stay held.
+        """
+        with self._chat_lock(chat_id):
+            held_key = key("held", chat_id)
+            items = [json.loads(raw) for raw in self.redis.lrange(held_key, 0, -1)]
+            delivered = 0
+            while delivered < len(items):
+                bundle, size = [], 0
+                for item in items[delivered:]:
+                    if bundle and size + len(item["messages"]) > MAX_OBJECTS:
+                        break
+                    bundle.append(item)
+                    size += len(item["messages"])
+                if not self._flush_bundle(chat_id, bundle, held_key):
+                    break
+                delivered += len(bundle)
+            return delivered
+
+    def held(self, chat_id: str) -> list[dict]:
+        """The chat's held answers, oldest first."""
+        return [json.loads(raw) for raw in self.redis.lrange(key("held", chat_id), 0, -1)]
+
+    # -- the steps of a send -------------------------------------------------
+
+    def _deliver(self, chat_id, messages, policy, send_id, origin, actor, reason,
+                 record):
+        pending = record.get("pending")
+        if pending:
+            self._resume_reply(chat_id, messages, send_id, origin, actor, record)
+        while record["sent"] < len(messages):
+            taken = self.tokens.take(chat_id)
+            if taken is None:
+                break
+            chunk = messages[record["sent"] : record["sent"] + MAX_OBJECTS]
+            record["pending"] = {"token": taken[0], "deadline": taken[1],
+                                 "size": len(chunk), "attempts": 0}
+            self._save(send_id, record)
+            self._try_reply(chat_id, chunk, send_id, origin, actor, record)
+        rest = messages[record["sent"] :]
+        if not rest:
+            return
+        if policy == "push":
+            self._push(chat_id, rest, send_id, origin, actor, reason, record)
+        elif policy == "hold":
+            self._hold(chat_id, rest, send_id, origin, actor, reason, record)
+        else:
+            self._refuse(chat_id, rest, send_id, origin, actor, reason, record)
+
+    def _try_reply(self, chat_id, chunk, send_id, origin, actor, record):
+        """Reply with the pending token, retrying what LINE says is passing."""
+        pending = record["pending"]
+        while True:
+            pending["attempts"] += 1
+            self._save(send_id, record)
+            try:
+                headers = self.line.reply(pending["token"], chunk)
+            except LineError as err:
+                if err.kind == INVALID_REPLY_TOKEN:
+                    if pending["attempts"] > 1:
+                        # An earlier attempt may have gone through unseen.
+                        self._sent(chat_id, chunk, L.REPLY, L.UNCERTAIN, send_id,
+                                   origin, actor, record)
+                        return
+                    log.info("delivery: chat %s token refused, trying the next",
+                             chat_id)
+                    record["pending"] = None
+                    self._save(send_id, record)
+                    return
+                if err.retryable and self.clock() + 0.5 < pending["deadline"]:
+                    self.sleep(backoff(pending["attempts"]))
+                    continue
+                if err.retryable:
+                    # The token lapsed while LINE was failing; the rest falls
+                    # to the policy.
+                    record["pending"] = None
+                    self._save(send_id, record)
+                    return
+                record["pending"] = None
+                self._save(send_id, record)
+                raise DeliveryError(err) from None
+            self._sent(chat_id, chunk, L.REPLY, L.TOKEN_LIVE, send_id, origin,
+                       actor, record, headers.get("x-line-request-id", ""))
+            return
+
+    def _resume_reply(self, chat_id, messages, send_id, origin, actor, record):
+        """Finish a reply an earlier, interrupted attempt had started."""
+        chunk = messages[record["sent"] : record["sent"] + record["pending"]["size"]]
+        if self.clock() >= record["pending"]["deadline"]:
+            # Too late to learn whether it went out; count it as sent rather
+            # than send the answer twice.
+            self._sent(chat_id, chunk, L.REPLY, L.UNCERTAIN, send_id, origin,
+                       actor, record)
+            return
+        # Mark that an attempt may already have reached LINE.
+        record["pending"]["attempts"] = max(record["pending"]["attempts"], 1)
+        self._try_reply(chat_id, chunk, send_id, origin, actor, record)
+
+    def _push(self, chat_id, rest, send_id, origin, actor, reason, record):
+        keys = record.setdefault("retry_keys", {})
+        offset = 0
+        while offset < len(rest):
+            chunk = rest[offset : offset + MAX_OBJECTS]
+            index = str(record["sent"])
+            # The retry key is made before the first attempt and reused on
+            # every retry, including a retry by a recovering worker.
+            if index not in keys:
+                keys[index] = str(uuid.uuid4())
+                self._save(send_id, record)
+            try:
+                headers = self._push_with_retries(chat_id, chunk, keys[index])
+            except LineError as err:
+                if err.kind != MONTHLY_LIMIT:
+                    raise DeliveryError(err) from None
+                log.warning("delivery: monthly limit reached; chat %s held", chat_id)
+                self._hold(chat_id, rest[offset:], send_id, origin, actor,
+                           L.MONTHLY_LIMIT, record)
+                return
+            self._sent(chat_id, chunk, L.PUSH, reason, send_id, origin, actor,
+                       record, headers.get("x-line-request-id", ""))
+            offset += len(chunk)
+
+    def _push_with_retries(self, chat_id, chunk, retry_key):
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            try:
+                return self.line.push(chat_id, chunk, retry_key)
+            except LineError as err:
+                if not err.retryable or attempt == PUSH_ATTEMPTS:
+                    raise
+                log.info("delivery: push to %s failed (%s), retry %d",
+                         chat_id, err.kind, attempt)
+                self.sleep(backoff(attempt))
+        raise AssertionError("unreachable")
+
+    def _hold(self, chat_id, rest, send_id, origin, actor, reason, record):
+        item = {"id": uuid.uuid4().hex, "send_id": send_id, "messages": rest,
+                "held_at": self.clock(), "origin": origin, "actor": actor,
+                "reason": reason}
+        pipe = self.redis.pipeline()
+        pipe.rpush(key("held", chat_id), json.dumps(item, ensure_ascii=False))
+        self._record(pipe, chat_id, rest, L.HELD, reason, send_id, origin, actor)
+        pipe.execute()
+        self._progress(record, L.HELD, len(rest), 0, reason)
+
+    def _refuse(self, chat_id, rest, send_id, origin, actor, reason, record):
+        pipe = self.redis.pipeline()
+        self._record(pipe, chat_id, rest, L.REFUSED, reason, send_id, origin, actor)
+        pipe.execute()
+        self._progress(record, L.REFUSED, len(rest), 0, reason)
+        log.info("delivery: chat %s, %d objects not sent (%s)", chat_id,
+                 len(rest), reason)
+
+    def _flush_bundle(self, chat_id, bundle, held_key) -> bool:
+        messages = [m for item in bundle for m in item["messages"]]
+        for chunk_messages in chunks(messages):
+            while True:
+                taken = self.tokens.take(chat_id)
+                if taken is None:
+                    return False
+                try:
+                    headers = self.line.reply(taken[0], chunk_messages)
+                except LineError as err:
+                    if err.kind == INVALID_REPLY_TOKEN:
+                        continue
+                    if err.retryable:
+                        self.tokens.give_back(chat_id, *taken)
+                        return False
+                    raise DeliveryError(err) from None
+                break
+            pipe = self.redis.pipeline()
+            self._record(pipe, chat_id, chunk_messages, L.REPLY, L.HELD_DELIVERED,
+                         bundle[0]["send_id"], bundle[0]["origin"],
+                         bundle[0]["actor"], headers.get("x-line-request-id", ""))
+            pipe.execute()
+        self.redis.ltrim(held_key, len(bundle), -1)
+        return True
+
+    # -- bookkeeping -----------------------------------------------------------
+
+    def _sent(self, chat_id, chunk, method, reason, send_id, origin, actor, record,
+              request_id=""):
+        pipe = self.redis.pipeline()
+        billable = self._record(pipe, chat_id, chunk, method, reason, send_id,
+                                origin, actor, request_id)
+        record["pending"] = None
+        self._progress(record, method, len(chunk), billable, reason)
+        pipe.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
+        pipe.execute()
+
+    def _record(self, pipe, chat_id, messages, method, reason, send_id, origin,
+                actor, request_id=""):
+        billable = self.ledger.record(
+            pipe, chat_id=chat_id, method=method, messages=messages, reason=reason,
+            send_id=send_id, origin=origin, actor=actor, request_id=request_id,
+        )
+        self.history.record_sent(pipe, chat_id, messages, delivery=method,
+                                 billable=billable, origin=origin, actor=actor,
+                                 send_id=send_id)
+        return billable
+
+    @staticmethod
+    def _progress(record, method, objects, billable, reason):
+        record["sent"] += objects
+        record["parts"].append(asdict(Part(method, objects, billable, reason)))
+
+    def _finish(self, send_id, record) -> SendResult:
+        parts = record["parts"]
+        delivery = max((p["method"] for p in parts), key=_RANK.__getitem__)
+        result = SendResult(send_id, delivery, sum(p["billable"] for p in parts),
+                            parts)
+        record["done"] = True
+        record["result"] = result.to_dict()
+        self._save(send_id, record)
+        return result
+
+    def _load(self, send_id) -> dict:
+        raw = self.redis.get(key("send", send_id))
+        return json.loads(raw) if raw else {}
+
+    def _save(self, send_id, record) -> None:
+        self.redis.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
+
+    def _chat_lock(self, chat_id):
+        """Serialize sends to one chat, so bubbles arrive in the order sent."""
+        return self.redis.lock(key("lock", "send", chat_id), timeout=120,
+                               blocking_timeout=120, thread_local=False)
+
+
+__all__ = ["Delivery", "DeliveryError", "SendResult", "POLICIES"]

@@ -1,0 +1,65 @@
+"""Handling one webhook event: record it, keep its token, answer it.
+
+Called by the inbox for each event, in LINE's order per chat. Each step is
+safe to run again: a worker that died mid-event leaves it to be handled anew,
+and the event is recorded once and answered at most once.
+"""
+
+import logging
+
+from bot import answers
+from bot.inbox import event_id_of
+from bot.tokens import token_deadline
+from store import key
+
+log = logging.getLogger(__name__)
+
+#: How long the "recorded" mark of an event is kept (as long as its dedupe).
+STAGE_TTL = 48 * 3600
+
+
+def handle(runtime, payload: dict) -> None:
+    """Handle one stored event (`payload` as the inbox keeps it)."""
+    event = payload["event"]
+    chat_id = payload["chat_id"]
+    event_id = payload.get("event_id") or event_id_of(event)
+    kind = event.get("type", "unknown")
+    _record(runtime, chat_id, event, event_id, payload["arrival"])
+
+    if event.get("mode") == "standby":
+        log.info("events: %s %s in standby mode, not answered", kind, event_id)
+        return
+    delivery = runtime.delivery
+    if event.get("replyToken"):
+        delivery.flush_held(chat_id)
+
+    messages = answers.answer_for(runtime, event)
+    if not messages:
+        log.info("events: %s %s for %s needs no answer", kind, event_id, chat_id)
+        return
+    policy = "push" if runtime.config.push_bot_answers else "refuse"
+    result = delivery.send(
+        chat_id,
+        messages,
+        policy=policy,
+        send_id=f"auto:{event_id}",
+        origin="bot",
+        reason="token_expired",
+    )
+    log.info("events: %s %s answered by %s", kind, event_id, result.delivery)
+
+
+def _record(runtime, chat_id, event, event_id, arrival) -> None:
+    """Write the event to history and its token to the pool, once."""
+    stage_key = key("stage", event_id)
+    if runtime.redis.get(stage_key):
+        return
+    reply_token = event.get("replyToken")
+    if reply_token and event.get("mode") != "standby":
+        deadline = token_deadline(event, arrival, runtime.config.line_reply_token_ttl)
+        if not runtime.delivery.tokens.add(chat_id, reply_token, deadline):
+            log.info("events: %s arrived with a lapsed token", event_id)
+    pipe = runtime.redis.pipeline()
+    runtime.delivery.history.record_event(pipe, chat_id, event, when=arrival)
+    pipe.set(stage_key, "recorded", ex=STAGE_TTL)
+    pipe.execute()

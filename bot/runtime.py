@@ -1,0 +1,131 @@
+"""The desk's shared parts for one process: Redis, LINE, the queue, delivery.
+
+The web app and the worker build the same `Runtime` from the same `Config`, so
+the embedded default and a deployment run the very same code.
+"""
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from rq import Queue
+
+import store
+from bot.delivery import Delivery
+from bot.inbox import Inbox
+from bot.line_api import LineClient
+from config import Config
+
+log = logging.getLogger(__name__)
+
+#: The RQ queue webhook work goes through.
+QUEUE_NAME = "tsunagi"
+#: How long a drain job may run before RQ gives up on it.
+JOB_TIMEOUT = 600
+
+
+class Runtime:
+    """Holds the connections and services one process shares across threads."""
+
+    def __init__(self, config: Config, *, server=None, clock=None):
+        self.config = config
+        self.redis = store.connect(config.redis_url, server=server)
+        self.web_redis = store.connect(config.redis_url, web=True, server=server)
+        self.rq_redis = store.connect(config.redis_url, decode=False, server=server)
+        self.queue = Queue(QUEUE_NAME, connection=self.rq_redis)
+        web_rq = store.connect(config.redis_url, decode=False, web=True, server=server)
+        self.web_queue = Queue(QUEUE_NAME, connection=web_rq)
+        self.line = LineClient(
+            config.line_channel_access_token,
+            config.line_api_host,
+            config.line_data_api_host,
+            timeout=config.line_request_timeout,
+            max_connections=config.line_max_connections,
+        )
+        extra = {"clock": clock} if clock else {}
+        self.delivery = Delivery(
+            self.redis,
+            self.line,
+            timezone=config.timezone,
+            retention_days=config.history_retention_days,
+            **extra,
+        )
+        self.inbox = Inbox(self.redis, **extra)
+        self.web_inbox = Inbox(self.web_redis, **extra)
+        self._executor = None
+        self._slots = None
+        self._executor_lock = threading.Lock()
+
+    def enqueue_drains(self, chat_ids, *, web: bool = False) -> None:
+        """Queue one job that drains `chat_ids` (the webhook's only RQ call).
+
+        `web=True` uses the connections with short time-outs, so that the
+        webhook fails fast (and LINE redelivers) when Redis does not answer.
+        """
+        if not chat_ids:
+            return
+        (self.web_inbox if web else self.inbox).kick(chat_ids)
+        (self.web_queue if web else self.queue).enqueue(
+            "bot.jobs.drain",
+            list(chat_ids),
+            job_timeout=JOB_TIMEOUT,
+            result_ttl=0,
+            failure_ttl=24 * 3600,
+        )
+
+    # -- concurrency inside one worker process --------------------------------
+
+    def start_pool(self, size: int) -> None:
+        """Let `dispatch` run up to `size` chats at once in this process."""
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(size, thread_name_prefix="chat")
+                self._slots = threading.BoundedSemaphore(size)
+
+    def dispatch(self, fn, *args) -> None:
+        """Run `fn(*args)` on the pool (waiting for a free slot), else inline.
+
+        Waiting for a slot keeps a busy worker from taking more jobs than it
+        can run; work dispatched here is durable because events stay in the
+        inbox until handled.
+        """
+        if self._executor is None:
+            fn(*args)
+            return
+        self._slots.acquire()
+
+        def run():
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("runtime: dispatched work failed")
+            finally:
+                self._slots.release()
+
+        self._executor.submit(run)
+
+    def stop_pool(self, wait: bool = True) -> None:
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=wait)
+                self._executor = None
+
+
+_runtime = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """This process's runtime, built from the environment on first use."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime(Config.from_env())
+        return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install `runtime` as this process's (the app factory and tests do)."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = runtime

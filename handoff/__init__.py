@@ -1,0 +1,1 @@
+"""People: conversations, the queue, agents."""
