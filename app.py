@@ -15,8 +15,12 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
-def create_app(config: Config | None = None, *, runtime: Runtime | None = None,
-               start_workers: bool | None = None) -> Flask:
+def create_app(
+    config: Config | None = None,
+    *,
+    runtime: Runtime | None = None,
+    start_workers: bool | None = None,
+) -> Flask:
     """Build the app.
 
     With no REDIS_URL the desk is embedded: Redis and `EMBEDDED_WORKERS`

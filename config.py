@@ -92,9 +92,7 @@ class Config:
             line_reply_token_ttl=_number(environ, "LINE_REPLY_TOKEN_TTL", 50.0, float),
             history_retention_days=_number(environ, "HISTORY_RETENTION_DAYS", 90, int),
             timezone=get("TSUNAGI_TIMEZONE", "Asia/Tokyo"),
-            line_request_timeout=_number(
-                environ, "LINE_REQUEST_TIMEOUT", 10.0, float
-            ),
+            line_request_timeout=_number(environ, "LINE_REQUEST_TIMEOUT", 10.0, float),
             worker_concurrency=_number(environ, "WORKER_CONCURRENCY", 32, int),
             embedded_workers=_number(environ, "EMBEDDED_WORKERS", 2, int),
             push_bot_answers=_flag(environ, "PUSH_BOT_ANSWERS"),

@@ -25,7 +25,9 @@ class Server(BaseApplication):
     def load_config(self):
         embedded = self.desk_config.embedded
         workers = 1 if embedded else int(os.environ.get("WEB_CONCURRENCY", "2"))
-        self.cfg.set("bind", f"{os.environ.get('HOST', '127.0.0.1')}:{self.desk_config.port}")
+        self.cfg.set(
+            "bind", f"{os.environ.get('HOST', '127.0.0.1')}:{self.desk_config.port}"
+        )
         self.cfg.set("workers", workers)
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("threads", int(os.environ.get("WEB_THREADS", "32")))

@@ -83,8 +83,16 @@ def backoff(attempt: int) -> float:
 class Delivery:
     """Sends messages to chats at the lowest cost LINE allows."""
 
-    def __init__(self, redis, line, *, timezone="Asia/Tokyo", retention_days=90,
-                 clock=time.time, sleep=time.sleep):
+    def __init__(
+        self,
+        redis,
+        line,
+        *,
+        timezone="Asia/Tokyo",
+        retention_days=90,
+        clock=time.time,
+        sleep=time.sleep,
+    ):
         self.redis = redis
         self.line = line
         self.clock = clock
@@ -95,9 +103,17 @@ class Delivery:
 
     # -- public --------------------------------------------------------------
 
-    def send(self, chat_id: str, messages: list[dict], *, policy: str,
-             send_id: str | None = None, origin: str = "bot", actor: str = "",
-             reason: str = L.NO_TOKEN) -> SendResult:
+    def send(
+        self,
+        chat_id: str,
+        messages: list[dict],
+        *,
+        policy: str,
+        send_id: str | None = None,
+        origin: str = "bot",
+        actor: str = "",
+        reason: str = L.NO_TOKEN,
+    ) -> SendResult:
         """Deliver `messages` to `chat_id`, through reply tokens where possible.
 
         `reason` is recorded for whatever part cannot go by reply. Calling again
@@ -115,8 +131,9 @@ class Delivery:
                 return SendResult(**record["result"])
             record.setdefault("parts", [])
             record.setdefault("sent", 0)
-            self._deliver(chat_id, messages, policy, send_id, origin, actor,
-                          reason, record)
+            self._deliver(
+                chat_id, messages, policy, send_id, origin, actor, reason, record
+            )
             return self._finish(send_id, record)
 
     def flush_held(self, chat_id: str) -> int:
@@ -143,12 +160,15 @@ class Delivery:
 
     def held(self, chat_id: str) -> list[dict]:
         """The chat's held answers, oldest first."""
-        return [json.loads(raw) for raw in self.redis.lrange(key("held", chat_id), 0, -1)]
+        return [
+            json.loads(raw) for raw in self.redis.lrange(key("held", chat_id), 0, -1)
+        ]
 
     # -- the steps of a send -------------------------------------------------
 
-    def _deliver(self, chat_id, messages, policy, send_id, origin, actor, reason,
-                 record):
+    def _deliver(
+        self, chat_id, messages, policy, send_id, origin, actor, reason, record
+    ):
         pending = record.get("pending")
         if pending:
             self._resume_reply(chat_id, messages, send_id, origin, actor, record)
@@ -157,8 +177,12 @@ class Delivery:
             if taken is None:
                 break
             chunk = messages[record["sent"] : record["sent"] + MAX_OBJECTS]
-            record["pending"] = {"token": taken[0], "deadline": taken[1],
-                                 "size": len(chunk), "attempts": 0}
+            record["pending"] = {
+                "token": taken[0],
+                "deadline": taken[1],
+                "size": len(chunk),
+                "attempts": 0,
+            }
             self._save(send_id, record)
             self._try_reply(chat_id, chunk, send_id, origin, actor, record)
         rest = messages[record["sent"] :]
@@ -183,11 +207,20 @@ class Delivery:
                 if err.kind == INVALID_REPLY_TOKEN:
                     if pending["attempts"] > 1:
                         # An earlier attempt may have gone through unseen.
-                        self._sent(chat_id, chunk, L.REPLY, L.UNCERTAIN, send_id,
-                                   origin, actor, record)
+                        self._sent(
+                            chat_id,
+                            chunk,
+                            L.REPLY,
+                            L.UNCERTAIN,
+                            send_id,
+                            origin,
+                            actor,
+                            record,
+                        )
                         return
-                    log.info("delivery: chat %s token refused, trying the next",
-                             chat_id)
+                    log.info(
+                        "delivery: chat %s token refused, trying the next", chat_id
+                    )
                     record["pending"] = None
                     self._save(send_id, record)
                     return
@@ -203,8 +236,17 @@ class Delivery:
                 record["pending"] = None
                 self._save(send_id, record)
                 raise DeliveryError(err) from None
-            self._sent(chat_id, chunk, L.REPLY, L.TOKEN_LIVE, send_id, origin,
-                       actor, record, headers.get("x-line-request-id", ""))
+            self._sent(
+                chat_id,
+                chunk,
+                L.REPLY,
+                L.TOKEN_LIVE,
+                send_id,
+                origin,
+                actor,
+                record,
+                headers.get("x-line-request-id", ""),
+            )
             return
 
     def _resume_reply(self, chat_id, messages, send_id, origin, actor, record):
@@ -213,8 +255,9 @@ class Delivery:
         if self.clock() >= record["pending"]["deadline"]:
             # Too late to learn whether it went out; count it as sent rather
             # than send the answer twice.
-            self._sent(chat_id, chunk, L.REPLY, L.UNCERTAIN, send_id, origin,
-                       actor, record)
+            self._sent(
+                chat_id, chunk, L.REPLY, L.UNCERTAIN, send_id, origin, actor, record
+            )
             return
         # Mark that an attempt may already have reached LINE.
         record["pending"]["attempts"] = max(record["pending"]["attempts"], 1)
@@ -237,11 +280,27 @@ class Delivery:
                 if err.kind != MONTHLY_LIMIT:
                     raise DeliveryError(err) from None
                 log.warning("delivery: monthly limit reached; chat %s held", chat_id)
-                self._hold(chat_id, rest[offset:], send_id, origin, actor,
-                           L.MONTHLY_LIMIT, record)
+                self._hold(
+                    chat_id,
+                    rest[offset:],
+                    send_id,
+                    origin,
+                    actor,
+                    L.MONTHLY_LIMIT,
+                    record,
+                )
                 return
-            self._sent(chat_id, chunk, L.PUSH, reason, send_id, origin, actor,
-                       record, headers.get("x-line-request-id", ""))
+            self._sent(
+                chat_id,
+                chunk,
+                L.PUSH,
+                reason,
+                send_id,
+                origin,
+                actor,
+                record,
+                headers.get("x-line-request-id", ""),
+            )
             offset += len(chunk)
 
     def _push_with_retries(self, chat_id, chunk, retry_key):
@@ -251,15 +310,25 @@ class Delivery:
             except LineError as err:
                 if not err.retryable or attempt == PUSH_ATTEMPTS:
                     raise
-                log.info("delivery: push to %s failed (%s), retry %d",
-                         chat_id, err.kind, attempt)
+                log.info(
+                    "delivery: push to %s failed (%s), retry %d",
+                    chat_id,
+                    err.kind,
+                    attempt,
+                )
                 self.sleep(backoff(attempt))
         raise AssertionError("unreachable")
 
     def _hold(self, chat_id, rest, send_id, origin, actor, reason, record):
-        item = {"id": uuid.uuid4().hex, "send_id": send_id, "messages": rest,
-                "held_at": self.clock(), "origin": origin, "actor": actor,
-                "reason": reason}
+        item = {
+            "id": uuid.uuid4().hex,
+            "send_id": send_id,
+            "messages": rest,
+            "held_at": self.clock(),
+            "origin": origin,
+            "actor": actor,
+            "reason": reason,
+        }
         pipe = self.redis.pipeline()
         pipe.rpush(key("held", chat_id), json.dumps(item, ensure_ascii=False))
         self._record(pipe, chat_id, rest, L.HELD, reason, send_id, origin, actor)
@@ -271,8 +340,9 @@ class Delivery:
         self._record(pipe, chat_id, rest, L.REFUSED, reason, send_id, origin, actor)
         pipe.execute()
         self._progress(record, L.REFUSED, len(rest), 0, reason)
-        log.info("delivery: chat %s, %d objects not sent (%s)", chat_id,
-                 len(rest), reason)
+        log.info(
+            "delivery: chat %s, %d objects not sent (%s)", chat_id, len(rest), reason
+        )
 
     def _flush_bundle(self, chat_id, bundle, held_key) -> bool:
         messages = [m for item in bundle for m in item["messages"]]
@@ -292,34 +362,77 @@ class Delivery:
                     raise DeliveryError(err) from None
                 break
             pipe = self.redis.pipeline()
-            self._record(pipe, chat_id, chunk_messages, L.REPLY, L.HELD_DELIVERED,
-                         bundle[0]["send_id"], bundle[0]["origin"],
-                         bundle[0]["actor"], headers.get("x-line-request-id", ""))
+            self._record(
+                pipe,
+                chat_id,
+                chunk_messages,
+                L.REPLY,
+                L.HELD_DELIVERED,
+                bundle[0]["send_id"],
+                bundle[0]["origin"],
+                bundle[0]["actor"],
+                headers.get("x-line-request-id", ""),
+            )
             pipe.execute()
         self.redis.ltrim(held_key, len(bundle), -1)
         return True
 
     # -- bookkeeping -----------------------------------------------------------
 
-    def _sent(self, chat_id, chunk, method, reason, send_id, origin, actor, record,
-              request_id=""):
+    def _sent(
+        self,
+        chat_id,
+        chunk,
+        method,
+        reason,
+        send_id,
+        origin,
+        actor,
+        record,
+        request_id="",
+    ):
         pipe = self.redis.pipeline()
-        billable = self._record(pipe, chat_id, chunk, method, reason, send_id,
-                                origin, actor, request_id)
+        billable = self._record(
+            pipe, chat_id, chunk, method, reason, send_id, origin, actor, request_id
+        )
         record["pending"] = None
         self._progress(record, method, len(chunk), billable, reason)
         pipe.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
         pipe.execute()
 
-    def _record(self, pipe, chat_id, messages, method, reason, send_id, origin,
-                actor, request_id=""):
+    def _record(
+        self,
+        pipe,
+        chat_id,
+        messages,
+        method,
+        reason,
+        send_id,
+        origin,
+        actor,
+        request_id="",
+    ):
         billable = self.ledger.record(
-            pipe, chat_id=chat_id, method=method, messages=messages, reason=reason,
-            send_id=send_id, origin=origin, actor=actor, request_id=request_id,
+            pipe,
+            chat_id=chat_id,
+            method=method,
+            messages=messages,
+            reason=reason,
+            send_id=send_id,
+            origin=origin,
+            actor=actor,
+            request_id=request_id,
         )
-        self.history.record_sent(pipe, chat_id, messages, delivery=method,
-                                 billable=billable, origin=origin, actor=actor,
-                                 send_id=send_id)
+        self.history.record_sent(
+            pipe,
+            chat_id,
+            messages,
+            delivery=method,
+            billable=billable,
+            origin=origin,
+            actor=actor,
+            send_id=send_id,
+        )
         return billable
 
     @staticmethod
@@ -330,8 +443,7 @@ class Delivery:
     def _finish(self, send_id, record) -> SendResult:
         parts = record["parts"]
         delivery = max((p["method"] for p in parts), key=_RANK.__getitem__)
-        result = SendResult(send_id, delivery, sum(p["billable"] for p in parts),
-                            parts)
+        result = SendResult(send_id, delivery, sum(p["billable"] for p in parts), parts)
         record["done"] = True
         record["result"] = result.to_dict()
         self._save(send_id, record)
@@ -346,8 +458,12 @@ class Delivery:
 
     def _chat_lock(self, chat_id):
         """Serialize sends to one chat, so bubbles arrive in the order sent."""
-        return self.redis.lock(key("lock", "send", chat_id), timeout=120,
-                               blocking_timeout=120, thread_local=False)
+        return self.redis.lock(
+            key("lock", "send", chat_id),
+            timeout=120,
+            blocking_timeout=120,
+            thread_local=False,
+        )
 
 
 __all__ = ["Delivery", "DeliveryError", "SendResult", "POLICIES"]

@@ -78,8 +78,19 @@ class History:
         }
         self._add(pipe, chat_id, fields, when)
 
-    def record_sent(self, pipe, chat_id: str, messages: list[dict], *, delivery,
-                    billable, origin="bot", actor="", send_id="", when=None):
+    def record_sent(
+        self,
+        pipe,
+        chat_id: str,
+        messages: list[dict],
+        *,
+        delivery,
+        billable,
+        origin="bot",
+        actor="",
+        send_id="",
+        when=None,
+    ):
         """Add outbound messages to `pipe`; `billable` is charged to the first."""
         when = self.clock() if when is None else when
         for position, message in enumerate(messages):

@@ -13,7 +13,6 @@ import json
 import logging
 import threading
 import time
-import uuid
 
 from store import PREFIX, key
 
@@ -165,7 +164,6 @@ class Inbox:
                 timeout=LOCK_TTL,
                 blocking=False,
                 thread_local=False,
-                token=uuid.uuid4().hex,
             )
             if not lock.acquire():
                 return handled
@@ -183,9 +181,7 @@ class Inbox:
                 return handled
             # An event filed between our last look and the release would be
             # nobody's: look once more before leaving.
-            if self._forget(
-                keys=[key("inbox", chat_id), key("inbox")], args=[chat_id]
-            ):
+            if self._forget(keys=[key("inbox", chat_id), key("inbox")], args=[chat_id]):
                 return handled
 
     def _drain_locked(self, chat_id, handle) -> tuple[int, bool]:
@@ -207,10 +203,9 @@ class Inbox:
             try:
                 handle(payload)
             except Exception:
+                log.exception("inbox: event %s of %s failed", event_id, chat_id)
                 if self._give_up(chat_id, event_id):
                     continue
-                log.exception("inbox: event %s of %s failed; retried later",
-                              event_id, chat_id)
                 return handled, True
             self.redis.zrem(inbox_key, event_id)
             handled += 1
@@ -222,11 +217,16 @@ class Inbox:
         self.redis.expire(attempts_key, DEDUPE_TTL)
         if attempts < MAX_ATTEMPTS:
             return False
-        log.error("inbox: event %s of %s failed %d times; dead-lettered",
-                  event_id, chat_id, attempts, exc_info=True)
+        log.error(
+            "inbox: event %s of %s failed %d times; dead-lettered",
+            event_id,
+            chat_id,
+            attempts,
+        )
         pipe = self.redis.pipeline()
-        pipe.rpush(key("deadletter"), json.dumps({"chat_id": chat_id,
-                                                  "event_id": event_id}))
+        pipe.rpush(
+            key("deadletter"), json.dumps({"chat_id": chat_id, "event_id": event_id})
+        )
         pipe.zrem(key("inbox", chat_id), event_id)
         pipe.execute()
         return True

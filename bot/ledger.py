@@ -55,8 +55,20 @@ class Ledger:
         local = datetime.fromtimestamp(when, self.zone)
         return local.strftime("%Y-%m"), local.strftime("%Y-%m-%d")
 
-    def record(self, pipe, *, chat_id, method, messages, reason, send_id="",
-               origin="bot", actor="", request_id="", when=None) -> int:
+    def record(
+        self,
+        pipe,
+        *,
+        chat_id,
+        method,
+        messages,
+        reason,
+        send_id="",
+        origin="bot",
+        actor="",
+        request_id="",
+        when=None,
+    ) -> int:
         """Add one send to `pipe` (a Redis pipeline); returns its billable count.
 
         Written through the caller's pipeline so the entry, the counters and

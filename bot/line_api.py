@@ -80,8 +80,9 @@ class LineClient:
     flight at once, which is what lets one worker serve a campaign's burst.
     """
 
-    def __init__(self, access_token, host, data_host=None, *, timeout=10.0,
-                 max_connections=64):
+    def __init__(
+        self, access_token, host, data_host=None, *, timeout=10.0, max_connections=64
+    ):
         configuration = Configuration(access_token=access_token, host=host)
         configuration.connection_pool_maxsize = max_connections
         # Only connection failures are retried below the SDK (nothing was sent);

@@ -51,8 +51,10 @@ def callback():
         chats = runtime.web_inbox.store(events, str(data.get("destination", "")))
         runtime.enqueue_drains(chats, web=True)
     except RedisError:
-        log.error("webhook: Redis unreachable; %d events left to redelivery",
-                  len(events), exc_info=True)
+        log.exception(
+            "webhook: Redis unreachable; %d events left to redelivery",
+            len(events),
+        )
         abort(503, "storage unavailable")
     log.info("webhook: %d events, %d chats with new events", len(events), len(chats))
     return "OK"

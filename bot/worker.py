@@ -15,6 +15,7 @@ import uuid
 
 import redis
 from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
 
 from bot.runtime import QUEUE_NAME, Runtime, get_runtime, set_runtime
 
@@ -52,8 +53,9 @@ class Worker(SimpleWorker):
                 try:
                     worked = super().work(burst=burst, **kwargs) or worked
                 except redis.exceptions.RedisError:
-                    log.warning("worker: Redis failed under %s", self.name,
-                                exc_info=True)
+                    log.warning(
+                        "worker: Redis failed under %s", self.name, exc_info=True
+                    )
                 if burst or self._stop_requested:
                     return worked
                 self._wait_for_redis()
@@ -106,6 +108,8 @@ def start_embedded(runtime: Runtime, count: int) -> list[threading.Thread]:
             runtime=runtime,
             name=f"embedded-{number}-{uuid.uuid4().hex[:8]}",
         )
+        # SIGALRM works only in the main thread; time jobs with a timer.
+        worker.death_penalty_class = TimerDeathPenalty
         thread = threading.Thread(
             target=worker.work,
             kwargs={"logging_level": "WARNING"},
