@@ -1,11 +1,13 @@
 """What the bot says, until admin-edited rules take over.
 
-`answer_for` is the single seam between handling an event and choosing words:
-it returns LINE message objects to send, or None to stay silent.
+`decide` is the single seam between handling an event and choosing words: it
+returns an `Answer` (message objects plus what else the chosen rule asks for),
+or None to stay silent.
 """
 
 import logging
 import unicodedata
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +41,30 @@ def text(body: str) -> dict:
     return {"type": "text", "text": body}
 
 
-def answer_for(runtime, event: dict):
-    """The bot's answer to `event` as message objects, or None."""
+@dataclass
+class Answer:
+    """The bot's decision for one event.
+
+    `handoff` asks for a person; `rule_id` names the rule that matched (None
+    for built-in answers); `tags` are added to the user.
+    """
+
+    messages: list = field(default_factory=list)
+    rule_id: str | None = None
+    handoff: bool = False
+    tags: list = field(default_factory=list)
+
+
+def decide(runtime, event: dict, chat_id: str):
+    """The bot's answer to `event`, or None to stay silent."""
     kind = event.get("type")
     if kind == "follow":
-        return [text(GREETING)]
+        return Answer([text(GREETING)])
     if kind != "message":
         return None
     message = event.get("message") or {}
     if message.get("type") == "text" and asks_for_person(message.get("text", "")):
-        return [text(HANDOFF_ACK)]
+        return Answer([text(HANDOFF_ACK)], handoff=True)
     if message.get("type") in ("text", "sticker", "image"):
-        return [text(FALLBACK)]
+        return Answer([text(FALLBACK)])
     return None

@@ -10,6 +10,7 @@ import logging
 from bot import answers
 from bot.inbox import event_id_of
 from bot.tokens import token_deadline
+from handoff import routing
 from store import key
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,12 @@ def handle(runtime, payload: dict) -> None:
     if event.get("replyToken"):
         delivery.flush_held(chat_id)
 
-    messages = answers.answer_for(runtime, event)
-    if not messages:
+    answer = answers.decide(runtime, event, chat_id)
+    answer = routing.route(runtime, chat_id, event, answer)
+    if answer is None or not answer.messages:
         log.info("events: %s %s for %s needs no answer", kind, event_id, chat_id)
         return
+    messages = answer.messages
     policy = "push" if runtime.config.push_bot_answers else "refuse"
     result = delivery.send(
         chat_id,
