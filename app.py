@@ -5,9 +5,13 @@ import os
 
 from flask import Flask
 
+import api
+from agents_ui import views as panel
 from bot import webhook
 from bot.runtime import Runtime, set_runtime
 from config import Config
+from handoff import cli as agents_cli
+from handoff.agents import ensure_admin
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,15 @@ def create_app(
     set_runtime(runtime)
     app.extensions["tsunagi"] = runtime
     app.register_blueprint(webhook.bp)
+    if config.simulator:
+        import simulator
+
+        simulator.init_app(app, config)
+    api.register(app)
+    app.register_blueprint(panel.bp)
+    agents_cli.init_app(app)
+    if config.admin_username and config.admin_password:
+        ensure_admin(runtime.redis, config.admin_username, config.admin_password)
 
     if start_workers is None:
         start_workers = config.embedded

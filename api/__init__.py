@@ -1,0 +1,26 @@
+"""The JSON API under /api/v1: one blueprint that every area adds routes to.
+
+Areas define their routes on `bp` in a module of their own and add one import
+line to `register`; `app.py` calls `register(app)` once.
+"""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def register(app) -> None:
+    """Import every module with routes on `bp`, then mount `bp` on `app`."""
+    from api import (  # noqa: F401  (imported for their routes)
+        agents_routes,
+        audit_routes,
+        auth,
+        auth_routes,
+        errors,
+        openapi,
+        settings_routes,
+    )
+
+    auth.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(bp)

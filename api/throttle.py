@@ -1,0 +1,72 @@
+"""Login throttling, per username and per remote address.
+
+Failures are counted in a sliding window (`login_lock_minutes`). From the
+`login_slow_after`-th failure on, the next attempt is accepted only after a
+wait that starts at `SLOW_BASE` seconds and doubles with every further
+failure; at `login_max_failures` the username or address is locked until the
+window since the last failure has passed. Refused attempts are not counted
+and never reach the password check.
+"""
+
+import logging
+import math
+import secrets
+
+import store
+
+log = logging.getLogger(__name__)
+
+#: The wait after the first failure past `login_slow_after`, in seconds.
+SLOW_BASE = 30
+
+
+class Throttle:
+    """Counts login failures and says how long a caller must wait."""
+
+    def __init__(
+        self, redis, clock, *, slow_after: int, max_failures: int, window_minutes: int
+    ):
+        self.redis = redis
+        self.clock = clock
+        self.slow_after = slow_after
+        self.max_failures = max_failures
+        self.window = window_minutes * 60
+
+    def _keys(self, username, address):
+        keys = []
+        if username:
+            keys.append(store.key("login_failures", "user", username[:64]))
+        if address:
+            keys.append(store.key("login_failures", "addr", address))
+        return keys
+
+    def wait(self, username: str | None, address: str | None) -> int:
+        """Seconds the caller must wait before trying again (0: go ahead)."""
+        now = self.clock()
+        longest = 0.0
+        for key in self._keys(username, address):
+            self.redis.zremrangebyscore(key, "-inf", now - self.window)
+            stamps = self.redis.zrange(key, 0, -1, withscores=True)
+            count = len(stamps)
+            if count < self.slow_after:
+                continue
+            last = stamps[-1][1]
+            if count >= self.max_failures:
+                until = last + self.window
+            else:
+                until = last + SLOW_BASE * 2 ** (count - self.slow_after)
+            longest = max(longest, until - now)
+        return max(0, math.ceil(longest))
+
+    def fail(self, username: str | None, address: str | None) -> None:
+        """Count one failed attempt."""
+        now = self.clock()
+        pipe = self.redis.pipeline()
+        for key in self._keys(username, address):
+            pipe.zadd(key, {f"{now:.6f}:{secrets.token_hex(4)}": now})
+            pipe.expire(key, self.window + 60)
+        pipe.execute()
+
+    def succeed(self, username: str) -> None:
+        """Forget the username's failures (the address's keep counting)."""
+        self.redis.delete(*self._keys(username, None))
