@@ -17,9 +17,11 @@ def register(app) -> None:
         auth,
         auth_routes,
         errors,
+        events,
         openapi,
         settings_routes,
     )
+    from handoff import api as handoff_api  # noqa: F401
 
     auth.init_app(app)
     errors.init_app(app)
