@@ -28,13 +28,14 @@ KICK_TTL = 3
 #: An event that fails this many times leaves the inbox for the dead letters.
 MAX_ATTEMPTS = 5
 
-# KEYS: none (all keys share the prefix in ARGV[1]); ARGV: prefix, ttl, then
-# (event_id, chat_id, score, payload) per event. Returns the chats that got
-# new events.
+# KEYS: none (all keys share the prefix in ARGV[1]); ARGV: prefix, ttl, kick
+# ttl, then (event_id, chat_id, score, payload) per event. Returns the chats
+# that got new events, and marks them kicked (their drain is about to be
+# queued, so the sweeper leaves them alone for a moment).
 STORE_SCRIPT = """
-local prefix, ttl = ARGV[1], tonumber(ARGV[2])
+local prefix, ttl, kick = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local chats, seen = {}, {}
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do
   local id, chat, score, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if redis.call('SET', prefix .. 'event:' .. id, payload, 'NX', 'EX', ttl) then
     redis.call('ZADD', prefix .. 'inbox:' .. chat, score, id)
@@ -42,6 +43,7 @@ for i = 3, #ARGV, 4 do
     if not seen[chat] then
       seen[chat] = true
       table.insert(chats, chat)
+      redis.call('SET', prefix .. 'kick:' .. chat, 1, 'EX', kick)
     end
   end
 end
@@ -124,12 +126,17 @@ class Inbox:
         self._forget = redis.register_script(FORGET_IF_EMPTY_SCRIPT)
         self.keeper = LockKeeper()
 
-    def store(self, events: list[dict], destination: str = "") -> list[str]:
-        """Keep new events (duplicates are dropped); returns chats with news."""
+    def store(self, events: list[dict], destination: str = "", *, pipe=None):
+        """Keep new events (duplicates are dropped); returns chats with news.
+
+        With `pipe` the call is queued on that pipeline instead (its result
+        comes back from `pipe.execute()`), so that storing can share a
+        round trip and a transaction with the enqueueing of the drain.
+        """
         if not events:
             return []
         arrival = self.clock()
-        args = [PREFIX, DEDUPE_TTL]
+        args = [PREFIX, DEDUPE_TTL, KICK_TTL]
         for event in events:
             payload = {"event": event, "arrival": arrival, "destination": destination}
             args += [
@@ -138,7 +145,16 @@ class Inbox:
                 int(event.get("timestamp") or 0),
                 json.dumps(payload, ensure_ascii=False),
             ]
-        return self._store(args=args)
+        if pipe is None:
+            return self._store(args=args)
+        # EVALSHA straight onto the pipeline: redis-py's script objects would
+        # add a SCRIPT EXISTS round trip to every webhook.
+        pipe.evalsha(self._store.sha, 0, *args)
+        return None
+
+    def load_scripts(self, client=None) -> None:
+        """Load the Lua scripts into Redis (again after a restart flushed them)."""
+        (client or self.redis).script_load(STORE_SCRIPT)
 
     def kick(self, chat_ids) -> None:
         """Note that drains were started for `chat_ids` (the sweeper waits)."""

@@ -8,11 +8,12 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from redis.exceptions import NoScriptError, RedisError
 from rq import Queue
 
 import store
 from bot.delivery import Delivery
-from bot.inbox import Inbox
+from bot.inbox import Inbox, chat_id_of
 from bot.line_api import LineClient
 from config import Config
 
@@ -52,26 +53,61 @@ class Runtime:
         )
         self.inbox = Inbox(self.redis, **extra)
         self.web_inbox = Inbox(self.web_redis, **extra)
+        try:
+            self.inbox.load_scripts()
+        except RedisError:
+            log.warning("runtime: Redis unreachable at start; scripts load later")
         self._executor = None
         self._slots = None
         self._executor_lock = threading.Lock()
 
-    def enqueue_drains(self, chat_ids, *, web: bool = False) -> None:
-        """Queue one job that drains `chat_ids` (the webhook's only RQ call).
+    def enqueue_drains(self, chat_ids) -> None:
+        """Queue one job that drains `chat_ids` (the sweeper's restarts).
 
-        `web=True` uses the connections with short time-outs, so that the
-        webhook fails fast (and LINE redelivers) when Redis does not answer.
+        The chats must already be kicked (`Inbox.sweep` does it).
         """
+        if chat_ids:
+            self.queue.enqueue_call(
+                "bot.jobs.drain",
+                args=(list(chat_ids),),
+                timeout=JOB_TIMEOUT,
+                result_ttl=0,
+                failure_ttl=24 * 3600,
+            )
+
+    def intake(self, events: list[dict], destination: str = "") -> list[str]:
+        """Store webhook events and queue their drain in one transaction.
+
+        One round trip on the web connection (short time-outs): either every
+        event is safe in Redis with a job to handle it, or a RedisError is
+        raised and nothing is. Returns the chats that got new events.
+        """
+        chat_ids = sorted({chat_id_of(event) for event in events})
         if not chat_ids:
-            return
-        (self.web_inbox if web else self.inbox).kick(chat_ids)
-        (self.web_queue if web else self.queue).enqueue(
-            "bot.jobs.drain",
-            list(chat_ids),
-            job_timeout=JOB_TIMEOUT,
-            result_ttl=0,
-            failure_ttl=24 * 3600,
-        )
+            return []
+        try:
+            new_chats = self._intake(events, destination, chat_ids)
+        except NoScriptError:
+            # Redis restarted and forgot the script; the job queued beside
+            # the failed call finds nothing to do.
+            self.web_inbox.load_scripts(self.web_redis)
+            new_chats = self._intake(events, destination, chat_ids)
+        return [c.decode() if isinstance(c, bytes) else c for c in new_chats]
+
+    def _intake(self, events, destination, chat_ids):
+        queue = self.web_queue
+        with queue.connection.pipeline() as pipe:
+            pipe.multi()
+            self.web_inbox.store(events, destination, pipe=pipe)
+            queue.enqueue_call(
+                "bot.jobs.drain",
+                args=(chat_ids,),
+                timeout=JOB_TIMEOUT,
+                result_ttl=0,
+                failure_ttl=24 * 3600,
+                pipeline=pipe,
+            )
+            return pipe.execute()[0]
 
     # -- concurrency inside one worker process --------------------------------
 

@@ -48,8 +48,7 @@ def callback():
 
     runtime = _runtime()
     try:
-        chats = runtime.web_inbox.store(events, str(data.get("destination", "")))
-        runtime.enqueue_drains(chats, web=True)
+        chats = runtime.intake(events, str(data.get("destination", "")))
     except RedisError:
         log.exception(
             "webhook: Redis unreachable; %d events left to redelivery",

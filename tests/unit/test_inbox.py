@@ -1,0 +1,142 @@
+"""The inbox: dedupe, per-chat order, and recovery of stranded chats."""
+
+import threading
+import time
+
+from bot import jobs
+from bot.inbox import Inbox
+from bot.tokens import token_deadline
+from store import key
+from tests.helpers import text_event
+
+USER = "U" + "b" * 32
+
+
+def test_concurrent_redelivery_is_stored_once(runtime):
+    event = text_event(USER)
+    stored = []
+
+    def deliver():
+        stored.append(Inbox(runtime.redis).store([event]))
+
+    threads = [threading.Thread(target=deliver) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(1 for chats in stored if chats) == 1
+    assert runtime.inbox.pending(USER) == [event["webhookEventId"]]
+
+
+def test_events_are_handled_in_line_timestamp_order(runtime):
+    now = int(time.time() * 1000)
+    events = [text_event(USER, text=str(n), timestamp=now + n) for n in range(5)]
+    runtime.inbox.store(list(reversed(events)))
+    seen = []
+
+    runtime.inbox.drain(USER, lambda p: seen.append(p["event"]["message"]["text"]))
+
+    assert seen == ["0", "1", "2", "3", "4"]
+
+
+def test_one_chat_never_runs_on_two_workers_at_once(runtime):
+    now = int(time.time() * 1000)
+    for n in range(40):
+        runtime.inbox.store([text_event(USER, text=str(n), timestamp=now + n)])
+    seen, running, overlaps = [], [0], []
+    guard = threading.Lock()
+
+    def handle(payload):
+        with guard:
+            running[0] += 1
+            overlaps.append(running[0])
+        time.sleep(0.001)
+        seen.append(int(payload["event"]["message"]["text"]))
+        with guard:
+            running[0] -= 1
+
+    workers = [
+        threading.Thread(target=Inbox(runtime.redis).drain, args=(USER, handle))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert max(overlaps) == 1
+    assert seen == list(range(40))
+
+
+def test_failed_event_stays_and_later_events_wait(runtime):
+    now = int(time.time() * 1000)
+    first, second = text_event(USER, timestamp=now), text_event(USER, timestamp=now + 1)
+    runtime.inbox.store([first, second])
+
+    def fail(payload):
+        raise RuntimeError("boom")
+
+    runtime.inbox.drain(USER, fail)
+
+    assert runtime.inbox.pending(USER) == [
+        first["webhookEventId"],
+        second["webhookEventId"],
+    ]
+
+
+def test_poison_event_goes_to_the_dead_letters_after_five_failures(runtime):
+    event = text_event(USER)
+    runtime.inbox.store([event])
+    for _ in range(5):
+        runtime.inbox.drain(USER, lambda p: 1 / 0)
+    assert runtime.inbox.pending(USER) == []
+    assert runtime.redis.llen(key("deadletter")) == 1
+
+
+def test_sweeper_restarts_a_chat_whose_drain_died(runtime):
+    runtime.inbox.store([text_event(USER)])
+    enqueued = []
+    assert runtime.inbox.sweep(enqueued.extend) == []  # its drain is queued
+
+    # Nobody drains (the job's worker died): once the kick lapses, sweep acts.
+    runtime.redis.delete(key("kick", USER), key("lock", "sweeper"))
+    assert runtime.inbox.sweep(enqueued.extend) == [USER]
+    runtime.redis.delete(key("lock", "sweeper"))
+    assert runtime.inbox.sweep(enqueued.extend) == []  # kicked a moment ago
+    assert enqueued == [USER]
+
+
+def test_sweeper_leaves_a_chat_being_drained(runtime):
+    runtime.inbox.store([text_event(USER)])
+    runtime.redis.set(key("lock", "inbox", USER), "someone", px=5000)
+    assert runtime.inbox.sweep(lambda chats: None) == []
+
+
+def test_drained_chat_leaves_the_pending_set(runtime):
+    event = text_event(USER)
+    runtime.inbox.store([event])
+    jobs.drain([USER])
+    assert runtime.redis.sismember(key("inbox"), USER) == 0
+
+
+def test_token_deadline_is_arrival_plus_ttl():
+    event = text_event(USER)
+    assert token_deadline(event, 1000.0, 50) == 1050.0
+
+
+def test_redelivered_token_never_outlives_twenty_minutes_after_the_event():
+    event = text_event(USER, timestamp=1_000_000, redelivery=True)
+    arrival = 1_000 + 19 * 60 + 30
+    assert token_deadline(event, arrival, 50) == 1_000 + 20 * 60
+
+
+def test_event_arriving_with_a_lapsed_token_is_not_answered(runtime, fake_line):
+    event = text_event(
+        USER, timestamp=1_000_000, redelivery=True, reply_token=fake_line.issue("old")
+    )
+    runtime.inbox.store([event])
+    jobs.drain([USER])
+    assert fake_line.calls == []
+    entry = runtime.delivery.ledger.entries(1)[0]
+    assert entry["method"] == "refused"
