@@ -7,6 +7,7 @@ at `/simulator`. In production it is never mounted, so its routes do not
 exist. `python -m simulator` runs it on its own (see `simulator.__main__`).
 """
 
+import inspect
 import logging
 
 from flask import Blueprint, Flask
@@ -70,5 +71,7 @@ def _mark_public(app: Flask) -> None:
         log.info("simulator: no api.auth in this desk; views left unmarked")
         return
     for endpoint, view in app.view_functions.items():
-        if endpoint.startswith("simulator."):
+        # Bound methods (the static files view) take no marks; they are public
+        # by their endpoint name.
+        if endpoint.startswith("simulator.") and inspect.isfunction(view):
             public(view)
