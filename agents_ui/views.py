@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -32,12 +33,28 @@ def _template_globals():
     return {"csrf_token": auth.csrf_token, "current_account": auth.current_account}
 
 
+def _account() -> dict | None:
+    try:
+        return auth.authenticated()
+    except ApiError:
+        return None
+
+
+def _to_login():
+    return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
+
+
 @bp.before_request
-def _check_form_csrf():
-    """Refuse any state-changing request to a page without the CSRF token."""
+def _guard():
+    """Fail closed: every panel page needs a login unless marked `@public`, and
+    every state-changing request needs the session's CSRF token."""
+    view = current_app.view_functions.get(request.endpoint)
+    if not getattr(view, "public", False) and _account() is None:
+        return _to_login()
     if request.method not in auth.SAFE_METHODS and not auth.csrf_valid():
         log.warning("panel: CSRF token missing or wrong on %s", request.path)
         abort(403, "The form has expired; reload the page and try again.")
+    return None
 
 
 def login_required(role: str = "agent"):
@@ -46,14 +63,9 @@ def login_required(role: str = "agent"):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            try:
-                account = auth.authenticated()
-            except ApiError:
-                account = None
+            account = _account()
             if account is None:
-                return redirect(
-                    url_for("panel.login", next=request.full_path.rstrip("?"))
-                )
+                return _to_login()
             if auth.ROLE_RANK[account["role"]] < auth.ROLE_RANK[role]:
                 abort(403)
             return view(*args, **kwargs)
@@ -82,7 +94,7 @@ def login():
     """The login form (fields `username`, `password`)."""
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
-        if auth.current_account():
+        if _account():
             return redirect(next_url)
         return render_template("login.html", next=next_url)
 
