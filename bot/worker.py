@@ -18,6 +18,7 @@ from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
 from bot.runtime import QUEUE_NAME, Runtime, get_runtime, set_runtime
+from handoff import queue as handoff_queue
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Worker(SimpleWorker):
             while not self._stop_event.wait(SWEEP_EVERY):
                 try:
                     runtime.inbox.sweep(runtime.enqueue_drains)
+                    handoff_queue.maintain(runtime)
                 except redis.exceptions.RedisError:
                     pass  # the main loop reports and waits out outages
                 except Exception:

@@ -1,0 +1,139 @@
+"""The bot and people take turns: hand-off, silence while people answer, close."""
+
+from bot.answers import Answer
+from handoff import routing
+from handoff.conversations import Conversations
+from tests.handoff.conftest import USER
+from tests.helpers import text_event
+
+
+def test_first_message_opens_a_bot_conversation_and_the_bot_answers(desk):
+    desk.say("hello")
+
+    conversation = desk.conversation()
+    assert conversation["status"] == "bot"
+    assert conversation["user_id"] == USER
+    assert [c[0] for c in desk.line.calls] == ["reply"]
+
+
+def test_talk_to_a_person_postback_queues_and_acknowledges_by_reply(desk):
+    desk.say("hello")
+    desk.postback("action=handoff")
+
+    conversation = desk.conversation()
+    assert conversation["status"] == "queued"
+    assert conversation["handoff_reason"] in ("rule", "postback")
+    assert conversation["waiting_since"] == desk.clock()
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    assert "担当者" in messages[0]["text"]
+
+
+def test_handoff_postback_asks_for_a_person_even_without_a_rule():
+    event = {"type": "postback", "postback": {"data": "action=handoff&from=menu"}}
+
+    assert routing.wants_person(event, None) == "postback"
+    assert (
+        routing.wants_person({"type": "postback", "postback": {"data": "x=1"}}, None)
+        is None
+    )
+
+
+def test_rule_with_handoff_acknowledges_in_the_rule_own_words(desk, runtime):
+    event = text_event(USER, "refund please")
+    answer = Answer([{"type": "text", "text": "A person will take over."}], "r1", True)
+
+    routed = routing.route(runtime, USER, event, answer)
+
+    assert routed.messages == [{"type": "text", "text": "A person will take over."}]
+    assert routed.handoff is True
+    assert desk.conversation()["status"] == "queued"
+
+
+def test_bot_stays_silent_while_queued_and_keeps_the_token(desk, runtime):
+    desk.postback()
+    calls = len(desk.line.calls)
+
+    desk.say("are you there?")
+
+    assert len(desk.line.calls) == calls
+    assert len(runtime.delivery.tokens.live(USER)) == 1
+    conversation = desk.conversation()
+    assert conversation["unread"] == 2
+    assert conversation["last_message"]["text"] == "are you there?"
+
+
+def test_bot_stays_silent_while_assigned(desk):
+    desk.postback()
+    desk.api("post", f"/conversations/{desk.conversation()['id']}/claim", "aiko")
+    calls = len(desk.line.calls)
+
+    desk.say("hi person")
+    desk.postback()
+
+    assert len(desk.line.calls) == calls
+
+
+def test_after_close_the_next_message_opens_a_new_bot_conversation(desk):
+    desk.postback()
+    first = desk.conversation()["id"]
+    desk.api("post", f"/conversations/{first}/claim", "aiko")
+    desk.api("post", f"/conversations/{first}/close", "aiko")
+    calls = len(desk.line.calls)
+
+    desk.say("one more question")
+
+    second = desk.conversation()
+    assert second["id"] != first
+    assert second["status"] == "bot"
+    assert len(desk.line.calls) == calls + 1
+    old = Conversations(desk.runtime.redis).get(first)
+    assert old["status"] == "closed"
+    assert old["closed_by"] == "aiko"
+
+
+def test_unfollow_closes_the_open_conversation(desk):
+    desk.postback()
+    event = text_event(USER)
+    event.pop("message")
+    event.pop("replyToken")
+    event["type"] = "unfollow"
+
+    desk.deliver(event)
+
+    assert desk.conversation() is None
+    closed = Conversations(desk.runtime.redis).of_chat(USER)[0]
+    assert closed["close_reason"] == "unfollow"
+
+
+def test_rule_tags_are_added_to_the_user(desk, runtime):
+    answer = Answer([{"type": "text", "text": "ok"}], "r2", False, ["vip"])
+
+    routing.route(runtime, USER, text_event(USER, "hi"), answer)
+
+    assert Conversations(runtime.redis).tags(USER) == ["vip"]
+
+
+def test_handoff_outside_business_hours_says_when_people_are_back(desk, runtime):
+    from api.settings import update_settings
+
+    # 1_800_000_000 is Friday 2027-01-15 17:00 in Tokyo (08:00 UTC).
+    update_settings(
+        runtime.redis,
+        {
+            "business_hours": {
+                "enabled": True,
+                "timezone": "Asia/Tokyo",
+                "weekly": {"mon": [["09:00", "18:00"]]},
+                "holidays": [],
+            }
+        },
+    )
+    desk.clock.advance(2 * 3600)
+
+    desk.postback()
+
+    text = desk.line.calls[-1][2][0]["text"]
+    assert "営業時間外" in text
+    assert "01/18 09:00" in text
+    assert desk.conversation()["status"] == "queued"
