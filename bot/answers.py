@@ -1,44 +1,51 @@
-"""What the bot says, until admin-edited rules take over.
+"""What the bot says: the answer the admin-edited rules give to an event.
 
 `decide` is the single seam between handling an event and choosing words: it
 returns an `Answer` (message objects plus what else the chosen rule asks for),
-or None to stay silent.
+or None to stay silent. The rules themselves are in bot/rules.py, the index
+that picks one in bot/matcher.py; the shipped texts are bot/default_rules.yml.
 """
 
+import copy
 import logging
-import unicodedata
 from dataclasses import dataclass, field
+
+import redis
+
+from api.settings import get_setting, integer, register_setting
+from bot.matcher import rulebook
+from bot.schedule import now_utc
+from store import key
 
 log = logging.getLogger(__name__)
 
-GREETING = (
-    "友だち追加ありがとうございます！ご質問をどうぞ。\n"
-    "Thanks for adding us! Ask us anything."
+FALLBACKS_SETTING = "fallbacks_before_offer"
+register_setting(
+    FALLBACKS_SETTING,
+    2,
+    integer(0, 100),
+    "Fallback answers in a row after which the bot offers a person (0: never).",
 )
-FALLBACK = (
-    "メッセージありがとうございます。担当者が確認します。\n"
-    "Thanks for your message. We will look into it."
-)
-HANDOFF_ACK = (
-    "担当者におつなぎします。少々お待ちください。\n"
-    "We are connecting you with a person. Please wait a moment."
-)
-HANDOFF_PHRASES = ("オペレーター", "担当者", "人と話したい", "human", "agent")
 
+#: The quick reply that offers a person; its postback is answered by the
+#: shipped hand-off rule. A quick reply label holds at most 20 characters.
+HANDOFF_DATA = "action=handoff"
+OFFER_PERSON = {
+    "type": "action",
+    "action": {
+        "type": "postback",
+        "label": "担当者と話す / Talk to us",
+        "data": HANDOFF_DATA,
+        "displayText": "担当者と話す / Talk to a person",
+    },
+}
+MAX_QUICK_REPLY_ITEMS = 13
 
-def fold(text: str) -> str:
-    """Compare-friendly text: NFKC (full/half width) and case folding."""
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
-def asks_for_person(text: str) -> bool:
-    """True when `text` asks to talk to a person."""
-    folded = fold(text)
-    return any(fold(phrase) in folded for phrase in HANDOFF_PHRASES)
-
-
-def text(body: str) -> dict:
-    return {"type": "text", "text": body}
+#: Stands in for `{display_name}` when the profile is unknown (a group
+#: member, a blocked profile, LINE unreachable): never the literal braces.
+DISPLAY_NAME_FALLBACK = "お客様"
+DISPLAY_NAME_TTL = 24 * 3600
+FALLBACK_STREAK_TTL = 7 * 24 * 3600
 
 
 @dataclass
@@ -56,15 +63,113 @@ class Answer:
 
 
 def decide(runtime, event: dict, chat_id: str):
-    """The bot's answer to `event`, or None to stay silent."""
-    kind = event.get("type")
-    if kind == "follow":
-        return Answer([text(GREETING)])
-    if kind != "message":
+    """The bot's answer to `event`, or None to stay silent.
+
+    In groups and rooms only rules that match speak: a fallback there would
+    answer every remark people make to each other.
+    """
+    one_to_one = (event.get("source") or {}).get("type") == "user"
+    matcher = rulebook(runtime.redis).matcher()
+    rule = matcher.match(event, now_utc(), fallback=one_to_one)
+    if event.get("type") == "message" or event.get("type") == "postback":
+        streak = _count_fallbacks(runtime.redis, chat_id, rule)
+    else:
+        streak = 0
+    if rule is None:
         return None
-    message = event.get("message") or {}
-    if message.get("type") == "text" and asks_for_person(message.get("text", "")):
-        return Answer([text(HANDOFF_ACK)], handoff=True)
-    if message.get("type") in ("text", "sticker", "image"):
-        return Answer([text(FALLBACK)])
-    return None
+
+    messages = render(rule["reply"], lambda: display_name(runtime, event))
+    if rule["match"]["kind"] == "fallback":
+        threshold = get_setting(runtime.redis, FALLBACKS_SETTING)
+        if threshold and streak >= threshold:
+            messages = offer_person(messages)
+    log.info("answers: rule %s answers %s", rule["id"], event.get("type"))
+    return Answer(messages, rule["id"], rule.get("handoff", False), rule["tags"])
+
+
+def preview(runtime, event: dict) -> tuple[dict | None, list]:
+    """`(rule, messages)` that `event` would get now, sending and counting nothing.
+
+    For the rules console's test box; placeholders show their fallback.
+    """
+    one_to_one = (event.get("source") or {}).get("type", "user") == "user"
+    matcher = rulebook(runtime.redis).matcher()
+    rule = matcher.match(event, now_utc(), fallback=one_to_one)
+    if rule is None:
+        return None, []
+    return rule, render(rule["reply"], lambda: DISPLAY_NAME_FALLBACK)
+
+
+def _count_fallbacks(redis_client, chat_id: str, rule) -> int:
+    """The chat's run of fallback answers, this one included (0 when broken)."""
+    streak_key = key("fallbacks", chat_id)
+    if rule is not None and rule["match"]["kind"] == "fallback":
+        pipe = redis_client.pipeline()
+        pipe.incr(streak_key)
+        pipe.expire(streak_key, FALLBACK_STREAK_TTL)
+        return pipe.execute()[0]
+    redis_client.delete(streak_key)
+    return 0
+
+
+def offer_person(messages: list) -> list:
+    """`messages` with the "talk to a person" quick reply on the last one.
+
+    LINE shows only the last message's quick reply. An item already offering
+    a person is not repeated; a full set of 13 items loses its last one.
+    """
+    messages = copy.deepcopy(messages)
+    last = messages[-1]
+    items = last.setdefault("quickReply", {}).setdefault("items", [])
+    if any((item.get("action") or {}).get("data") == HANDOFF_DATA for item in items):
+        return messages
+    del items[MAX_QUICK_REPLY_ITEMS - 1 :]
+    items.append(copy.deepcopy(OFFER_PERSON))
+    return messages
+
+
+def render(reply: list, name_of) -> list:
+    """A copy of `reply` with `{display_name}` filled in text messages.
+
+    `name_of` is called only when a placeholder is present, so rules without
+    one never cost a profile look-up.
+    """
+    messages = copy.deepcopy(reply)
+    name = None
+    for message in messages:
+        text = message.get("text")
+        if message.get("type") == "text" and "{display_name}" in text:
+            if name is None:
+                name = name_of() or DISPLAY_NAME_FALLBACK
+            message["text"] = text.replace("{display_name}", name)
+    return messages
+
+
+def display_name(runtime, event: dict) -> str | None:
+    """The LINE display name of the user behind `event`, cached for a day.
+
+    Only one-to-one chats ask LINE (a group member's profile needs the group's
+    own endpoint); any failure gives None and the neutral fallback.
+    """
+    source = event.get("source") or {}
+    user_id = source.get("userId")
+    if source.get("type") != "user" or not user_id:
+        return None
+    cache_key = key("rules", "display_name", user_id)
+    try:
+        cached = runtime.redis.get(cache_key)
+    except redis.RedisError:
+        cached = None
+    if cached:
+        return cached
+    get_profile = getattr(runtime.line, "get_profile", None)
+    if get_profile is None:
+        return None
+    try:
+        name = (get_profile(user_id) or {}).get("displayName")
+    except Exception:  # noqa: BLE001 — a greeting must not fail on a profile
+        log.warning("answers: no profile for %s", user_id, exc_info=True)
+        return None
+    if name:
+        runtime.redis.set(cache_key, name, ex=DISPLAY_NAME_TTL)
+    return name

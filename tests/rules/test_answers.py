@@ -1,0 +1,241 @@
+"""The bot answers from the rules: end to end through the webhook and the inbox."""
+
+import fakeredis
+import pytest
+
+from api.settings import update_settings
+from bot import answers, jobs
+from bot.matcher import CHECK_INTERVAL, Rulebook
+from bot.rules import Rules
+from tests.conftest import SECRET, Clock
+from tests.helpers import body_of, sign
+from tests.rules.conftest import (
+    follow_event,
+    group_text_event,
+    postback_event,
+    rule,
+    text_event,
+)
+
+USER = "U" + "1" * 32
+
+
+def deliver(client, fake_line, event):
+    """Post `event` as LINE would, run the worker, return the messages sent."""
+    event["replyToken"] = fake_line.issue(event["replyToken"])
+    body = body_of(event)
+    response = client.post(
+        "/callback", data=body, headers={"X-Line-Signature": sign(SECRET, body)}
+    )
+    assert response.status_code == 200
+    sent = len(fake_line.calls)
+    jobs.drain([answers_chat(event)])
+    calls = fake_line.calls[sent:]
+    return calls[0][2] if calls else None
+
+
+def answers_chat(event):
+    source = event["source"]
+    return source.get("groupId") or source.get("roomId") or source["userId"]
+
+
+def texts(messages):
+    return [m.get("text") for m in messages]
+
+
+def quick_reply_data(messages):
+    items = (messages[-1].get("quickReply") or {}).get("items", [])
+    return [item["action"].get("data") for item in items]
+
+
+def test_follow_is_greeted_with_the_neutral_name_when_profile_unknown(
+    client, fake_line
+):
+    messages = deliver(client, fake_line, follow_event())
+
+    assert "お客様さん、友だち追加ありがとうございます" in messages[0]["text"]
+    assert "{display_name}" not in messages[0]["text"]
+
+
+def test_follow_greeting_uses_the_users_display_name(client, fake_line):
+    fake_line.get_profile = lambda user_id: {"displayName": "山田<b>"}
+
+    messages = deliver(client, fake_line, follow_event())
+
+    assert messages[0]["text"].startswith("山田<b>さん")
+
+
+def test_faq_rule_answers_in_japanese_and_english(client, fake_line):
+    messages = deliver(client, fake_line, text_event(text="営業時間を教えてください"))
+
+    assert "営業時間は" in messages[0]["text"]
+    assert "We are open" in messages[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "オペレーターお願いします",
+        "担当者",
+        "人と話したい",
+        "HUMAN",
+        "Talk to a person please",
+    ],
+)
+def test_handoff_phrases_ask_for_a_person(runtime, text):
+    answer = answers.decide(runtime, text_event(text=text), USER)
+
+    assert answer.handoff is True
+    assert answer.rule_id == "default-handoff"
+
+
+def test_handoff_button_postback_asks_for_a_person(runtime):
+    answer = answers.decide(runtime, postback_event("action=handoff"), USER)
+
+    assert answer.handoff is True
+
+
+def test_second_fallback_in_a_row_offers_a_person(client, fake_line):
+    first = deliver(client, fake_line, text_event(text="ぽぽぽ"))
+    second = deliver(client, fake_line, text_event(text="ぱぱぱ"))
+
+    assert "action=handoff" not in quick_reply_data(first)
+    assert "action=handoff" in quick_reply_data(second)
+    labels = [i["action"]["label"] for i in second[-1]["quickReply"]["items"]]
+    assert "担当者と話す / Talk to us" in labels
+
+
+def test_a_matched_message_breaks_the_fallback_run(client, fake_line):
+    deliver(client, fake_line, text_event(text="ぽぽぽ"))
+    deliver(client, fake_line, text_event(text="営業時間"))
+    third = deliver(client, fake_line, text_event(text="ぱぱぱ"))
+
+    assert "action=handoff" not in quick_reply_data(third)
+
+
+def test_fallback_threshold_is_a_setting(runtime):
+    update_settings(runtime.redis, {"fallbacks_before_offer": 1})
+
+    answer = answers.decide(runtime, text_event(text="ぽぽぽ"), USER)
+
+    assert "action=handoff" in quick_reply_data(answer.messages)
+
+
+def test_zero_threshold_never_offers_a_person(runtime):
+    update_settings(runtime.redis, {"fallbacks_before_offer": 0})
+
+    for _ in range(3):
+        answer = answers.decide(runtime, text_event(text="ぽぽぽ"), USER)
+
+    assert "action=handoff" not in quick_reply_data(answer.messages)
+
+
+def test_offer_keeps_existing_quick_replies_and_is_not_repeated():
+    messages = [
+        {"type": "text", "text": "x", "quickReply": {"items": [answers.OFFER_PERSON]}}
+    ]
+
+    assert answers.offer_person(messages) == messages
+
+
+def test_offer_on_a_full_quick_reply_replaces_the_last_item():
+    item = {"type": "action", "action": {"type": "message", "label": "a", "text": "a"}}
+    messages = [{"type": "text", "text": "x", "quickReply": {"items": [item] * 13}}]
+
+    offered = answers.offer_person(messages)
+
+    assert len(offered[0]["quickReply"]["items"]) == 13
+    assert offered[0]["quickReply"]["items"][-1] == answers.OFFER_PERSON
+    assert len(messages[0]["quickReply"]["items"]) == 13  # the rule is untouched
+
+
+def test_group_chat_gets_no_fallback_but_matching_rules_answer(runtime):
+    assert answers.decide(runtime, group_text_event("ぽぽぽ"), "C1") is None
+    assert answers.decide(runtime, group_text_event("営業時間は？"), "C1").rule_id == (
+        "default-faq-hours"
+    )
+
+
+def test_rule_tags_reach_the_answer(runtime):
+    Rules(runtime.redis).create(
+        rule(name="vip", patterns=["vip"], priority=1, tags=["vip"])
+    )
+
+    answer = answers.decide(runtime, text_event(text="VIPです"), USER)
+
+    assert answer.tags == ["vip"]
+
+
+def test_rule_created_in_this_process_answers_the_next_message(
+    client, fake_line, runtime
+):
+    deliver(client, fake_line, text_event(text="送料は？"))  # builds the matcher
+    Rules(runtime.redis).create(
+        rule(
+            name="送料",
+            patterns=["送料"],
+            priority=5,
+            reply=[{"type": "text", "text": "送料は全国一律500円です。"}],
+        )
+    )
+
+    messages = deliver(client, fake_line, text_event(text="送料は？"))
+
+    assert texts(messages) == ["送料は全国一律500円です。"]
+
+
+def test_change_made_by_another_process_is_seen_within_the_check_interval(server):
+    clock = Clock(start=1000.0)
+    worker = fakeredis.FakeRedis(server=server, decode_responses=True)
+    web = fakeredis.FakeRedis(server=server, decode_responses=True)
+    book = Rulebook(worker, clock=clock)
+    event = text_event(text="送料は？")
+    assert book.matcher().match(event, None)["id"] == "default-fallback"
+
+    Rules(web).create(rule(name="送料", patterns=["送料"], priority=5))
+
+    clock.advance(CHECK_INTERVAL / 2)
+    assert book.matcher().match(event, None)["id"] == "default-fallback"
+    clock.advance(CHECK_INTERVAL / 2)
+    assert book.matcher().match(event, None)["name"] == "送料"
+
+
+def test_rules_edited_while_messages_flow_answer_old_or_new_never_broken(server):
+    clock = Clock(start=1000.0)
+    worker = fakeredis.FakeRedis(server=server, decode_responses=True)
+    admin = Rules(fakeredis.FakeRedis(server=server, decode_responses=True))
+    book = Rulebook(worker, clock=clock)
+    created = admin.create(rule(name="v0", patterns=["送料"], priority=5))
+    event = text_event(text="送料")
+    seen = []
+
+    for edit in range(1, 21):
+        admin.update(
+            created["id"], rule(name=f"v{edit}", patterns=["送料"], priority=5)
+        )
+        for _ in range(3):
+            seen.append(book.matcher().match(event, None)["name"])
+            clock.advance(CHECK_INTERVAL / 3)
+
+    assert set(seen) <= {f"v{n}" for n in range(21)}
+    numbers = [int(name[1:]) for name in seen]
+    assert numbers == sorted(numbers)  # never goes back to an older version
+    clock.advance(CHECK_INTERVAL)
+    assert book.matcher().match(event, None)["name"] == "v20"
+
+
+def test_deleted_rule_stops_answering_and_fallback_takes_over(runtime):
+    answers.decide(runtime, text_event(text="hi"), USER)  # a desk with defaults
+    created = Rules(runtime.redis).create(
+        rule(name="送料", patterns=["送料"], priority=5)
+    )
+    assert (
+        answers.decide(runtime, text_event(text="送料"), USER).rule_id == created["id"]
+    )
+
+    Rules(runtime.redis).delete(created["id"])
+
+    assert (
+        answers.decide(runtime, text_event(text="送料"), USER).rule_id
+        == "default-fallback"
+    )
