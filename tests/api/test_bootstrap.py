@@ -6,7 +6,6 @@ from app import create_app
 from bot.runtime import Runtime
 from handoff.agents import Agents, ensure_admin
 
-
 BOOTSTRAP_PASSWORD = "bootstrap-pw-1"
 
 
