@@ -87,14 +87,15 @@ def decide(runtime, event: dict, chat_id: str):
     return Answer(messages, rule["id"], rule.get("handoff", False), rule["tags"])
 
 
-def preview(runtime, event: dict) -> tuple[dict | None, list]:
-    """`(rule, messages)` that `event` would get now, sending and counting nothing.
+def preview(runtime, event: dict, now=None) -> tuple[dict | None, list]:
+    """`(rule, messages)` that `event` would get at `now` (default: now).
 
-    For the rules console's test box; placeholders show their fallback.
+    For the rules console's test box: nothing is sent, counted or recorded,
+    and placeholders show their fallback.
     """
     one_to_one = (event.get("source") or {}).get("type", "user") == "user"
     matcher = rulebook(runtime.redis).matcher()
-    rule = matcher.match(event, now_utc(), fallback=one_to_one)
+    rule = matcher.match(event, now or now_utc(), fallback=one_to_one)
     if rule is None:
         return None, []
     return rule, render(rule["reply"], lambda: DISPLAY_NAME_FALLBACK)

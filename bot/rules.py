@@ -581,6 +581,8 @@ def seed_defaults(redis_client: redis.Redis) -> bool:
     call from many processes at once: one of them seeds.
     """
     version_key = key("rules", "version")
+    if redis_client.exists(version_key):
+        return False
     rules = default_rules()
     now = _now()
     with redis_client.pipeline() as pipe:

@@ -5,6 +5,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.api.conftest import (  # noqa: F401  (logged-in callers for API tests)
+    accounts,
+    admin,
+    agent,
+    cheap_hashing,
+    clock,
+)
 from tests.helpers import follow_event, text_event
 
 TOKYO = ZoneInfo("Asia/Tokyo")
