@@ -7,7 +7,7 @@ from flask import Flask
 
 import api
 from agents_ui import views as panel
-from bot import webhook
+from bot import rules_cli, webhook
 from bot.runtime import Runtime, set_runtime
 from config import Config
 from handoff import cli as agents_cli
@@ -54,6 +54,7 @@ def create_app(
     api.register(app)
     app.register_blueprint(panel.bp)
     agents_cli.init_app(app)
+    rules_cli.init_app(app)
     if config.admin_username and config.admin_password:
         ensure_admin(runtime.redis, config.admin_username, config.admin_password)
 
