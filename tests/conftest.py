@@ -81,6 +81,18 @@ class Clock:
         self.now += seconds
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """Argon2 at its smallest cost: the same code path as production, fast
+    enough that tests may create and log in accounts freely."""
+    from argon2 import PasswordHasher
+
+    from handoff import agents
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(agents, "_hasher", hasher)
+
+
 @pytest.fixture
 def config():
     cfg = Config(

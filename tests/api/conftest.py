@@ -1,9 +1,7 @@
 """Accounts and logged-in callers for the API tests."""
 
 import pytest
-from argon2 import PasswordHasher
 
-from handoff import agents as agents_module
 from handoff.agents import Agents
 from tests.conftest import Clock
 
@@ -11,14 +9,10 @@ ADMIN_PASSWORD = "admin-password-1"
 AGENT_PASSWORD = "agent-password-1"
 
 
-#: Argon2 with the smallest cost it accepts: the same code path, a hundred
-#: times faster than the production parameters.
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    monkeypatch.setattr(agents_module, "_hasher", CHEAP_HASHER)
+@pytest.fixture
+def cheap_hashing(cheap_password_hashing):
+    """Kept for test packages that import it: tests/conftest.py now makes
+    password hashing cheap for every test."""
 
 
 @pytest.fixture
