@@ -16,7 +16,7 @@ import json
 import logging
 import time
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app
 from redis.exceptions import RedisError
 
 from api import bp
@@ -127,7 +127,9 @@ def events():
         max_age=settings.get("TSUNAGI_SSE_MAX_AGE", MAX_AGE),
         on_beat=beat,
     )
-    response = Response(stream_with_context(body), mimetype="text/event-stream")
+    # The generator needs no request context (it holds what it uses), and
+    # keeping one alive across the stream's life would pin it per client.
+    response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
