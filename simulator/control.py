@@ -305,6 +305,19 @@ def send_image(user_id):
     return _act(events.image, user_id, data, content_type)
 
 
+@bp.post("/users/<user_id>/location")
+def send_location(user_id):
+    body = _json()
+    return _act(
+        events.location,
+        user_id,
+        title=body.get("title", ""),
+        address=body.get("address", ""),
+        latitude=body.get("latitude"),
+        longitude=body.get("longitude"),
+    )
+
+
 @bp.post("/users/<user_id>/postback")
 def send_postback(user_id):
     """A tap on a postback action (button, quick reply, date picker…)."""
@@ -352,6 +365,7 @@ def chat(user_id):
         entries=sim.chat(user_id, after),
         seq=sim.seq,
         loading=sim.loading_until(user_id) is not None,
+        readUpTo=sim.read_up_to(user_id),
         stats=sim.stats(),
     )
 
@@ -394,6 +408,7 @@ def webhooks():
     return jsonify(
         deliveries=sim.webhook_deliveries(),
         pending=sim.webhooks.pending() if sim.webhooks else 0,
+        givenUp=sim.webhooks.given_up if sim.webhooks else 0,
     )
 
 

@@ -123,6 +123,32 @@ def sticker(sim: Simulator, user_id: str, package_id: str, sticker_id: str) -> d
     )
 
 
+def location(
+    sim: Simulator,
+    user_id: str,
+    *,
+    title: str,
+    address: str,
+    latitude: float,
+    longitude: float,
+) -> dict:
+    """The user shares a location."""
+    for name, value, low, high in (
+        ("latitude", latitude, -90, 90),
+        ("longitude", longitude, -180, 180),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be from {low} to {high}, got {value!r}")
+    message = {"type": "location", "latitude": latitude, "longitude": longitude}
+    if title:
+        message["title"] = str(title)[:100]
+    if address:
+        message["address"] = str(address)[:100]
+    return _message(sim, user_id, message)
+
+
 def image(sim: Simulator, user_id: str, data: bytes, content_type: str) -> dict:
     """The user sends a photo; its bytes are served by the content endpoint."""
     _friend(sim, user_id)

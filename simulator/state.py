@@ -422,6 +422,18 @@ class Simulator:
         with self.changed:
             return [dict(e) for e in self.chats.get(user_id, []) if e["seq"] > after]
 
+    def read_up_to(self, user_id: str) -> int:
+        """The sequence number of the user's last message marked read (0: none)."""
+        with self.changed:
+            return max(
+                (
+                    e["seq"]
+                    for e in self.chats.get(user_id, [])
+                    if e["from"] == "user" and e["read"]
+                ),
+                default=0,
+            )
+
     def loading_until(self, user_id: str) -> float | None:
         with self.changed:
             until = self.loading.get(user_id)
@@ -504,6 +516,11 @@ class Simulator:
     def log_webhook(self, record: dict) -> None:
         with self.changed:
             self.webhook_log.append(record)
+            self._bump()
+
+    def log_webhook_given_up(self) -> None:
+        """Wake waiters: a delivery was abandoned (see `WebhookSender.given_up`)."""
+        with self.changed:
             self._bump()
 
     def webhook_deliveries(self) -> list[dict]:

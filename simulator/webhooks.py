@@ -39,6 +39,8 @@ class WebhookSender:
         self._wake = threading.Condition()
         self._thread = None
         self._stopped = False
+        #: Deliveries abandoned after the last redelivery failed.
+        self.given_up = 0
 
     def send(self, events: list[dict], destination: str | None = None) -> None:
         """Queue one webhook delivery holding `events`; returns at once."""
@@ -156,6 +158,8 @@ class WebhookSender:
         settings = self.simulator.settings
         delays = settings.redelivery_delays
         if not settings.redelivery or attempt > len(delays):
+            self.given_up += 1
+            self.simulator.log_webhook_given_up()
             log.warning(
                 "simulator: webhook with %d events given up after %d attempts",
                 len(body["events"]),

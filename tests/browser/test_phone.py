@@ -1,0 +1,242 @@
+"""The phone page in a real browser, against the whole desk started by `make run`.
+
+`python -m run` runs in a subprocess on a free port with no LINE credentials
+(so the simulator is on, as on a newcomer's machine), and Debian's Chromium,
+driven by Playwright, chats with the bot from `/simulator`.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = ROOT / "docs" / "simulator.png"
+START_TIMEOUT = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def desk():
+    """`make run`'s desk on a free port; yields its base URL and its output file."""
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LINE_") and k not in ("REDIS_URL", "ADMIN_PASSWORD")
+    }
+    env |= {"TSUNAGI_ENV": "development", "PORT": str(port), "HOST": "127.0.0.1"}
+    log_path = ROOT / ".pytest_cache" / f"desk-{port}.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process, log_path)
+        yield base, log_path
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(base, process, log_path):
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the desk exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if requests.get(base + "/simulator/api/stats", timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the desk did not start:\n{log_path.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 820})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def test_make_run_prints_the_urls_and_the_demo_admin(desk):
+    base, log_path = desk
+    output = log_path.read_text()
+    assert f"phone:  {base}/simulator" in output
+    assert f"panel:  {base}/" in output
+    assert re.search(r"admin:  admin / \S{10,}", output)
+    assert output.count("phone:") == 1
+
+
+def test_message_from_the_phone_gets_a_free_answer(desk, page):
+    from playwright.sync_api import expect
+
+    base, _ = desk
+    page.goto(base + "/simulator")
+
+    page.fill("#new-name", "Aiko <b>&</b>")
+    page.click("#new-user button[type=submit]")
+    bot_rows = page.locator("#chat .row.bot")
+    expect(bot_rows).to_have_count(1, timeout=15000)
+    expect(page.locator("#chat-title")).to_contain_text("Aiko <b>&</b>")
+
+    page.fill("#text", "hello <script>alert(1)</script>")
+    page.press("#text", "Enter")
+
+    expect(bot_rows).to_have_count(2, timeout=15000)
+    user_bubble = page.locator("#chat .row.user .bubble").last
+    expect(user_bubble).to_have_text("hello <script>alert(1)</script>")
+    answer = bot_rows.last
+    expect(answer.locator(".cost")).to_have_text("free · reply")
+    expect(answer.locator(".bubble").first).not_to_be_empty()
+    expect(page.locator("#bill-count")).to_have_text("0 / 200")
+
+
+def test_quick_reply_tap_sends_its_text_and_sticker_renders(desk, page):
+    from playwright.sync_api import expect
+
+    base, _ = desk
+    page.goto(base + "/simulator")
+    page.fill("#new-name", "Ken")
+    page.click("#new-user button[type=submit]")
+    bot_rows = page.locator("#chat .row.bot")
+    expect(bot_rows).to_have_count(1, timeout=15000)
+
+    quick = page.locator("#quick button")
+    if quick.count():
+        label = quick.first.inner_text()
+        quick.first.click()
+        expect(bot_rows).to_have_count(2, timeout=15000)
+        assert page.locator("#chat .row.user .bubble").last.inner_text()
+        assert label
+
+    before = bot_rows.count()
+    page.click("#sticker-toggle")
+    page.click("#stickers button >> nth=0")
+    expect(page.locator("#chat .row.user .sticker").last).to_have_text("😄")
+    expect(bot_rows).to_have_count(before + 1, timeout=15000)
+
+
+def test_agent_push_shows_billed_on_the_phone_and_in_the_bill(desk, page):
+    """An agent's answer with no live token is pushed: billed, and counted."""
+    from playwright.sync_api import expect
+
+    base, log_path = desk
+    user = requests.post(
+        base + "/simulator/api/users", json={"displayName": "Mika"}, timeout=5
+    ).json()
+    greeted = requests.get(
+        f"{base}/simulator/api/users/{user['userId']}/messages",
+        params={"wait": 10, "min": 1},
+        timeout=15,
+    ).json()
+    assert greeted["messages"][0]["method"] == "reply"
+
+    sent = _agent_answers(base, log_path, user["userId"], _order_card())
+    assert sent["delivery"] == "push", sent
+
+    page.goto(f"{base}/simulator?user={user['userId']}")
+    billed = page.locator("#chat .row.bot .cost.billed")
+    expect(billed).to_have_count(1, timeout=15000)
+    expect(billed).to_have_text("billed · push")
+    expect(page.locator("#chat .card .card-title")).to_have_text("Order #1042")
+    expect(page.locator("#bill-count")).to_have_text(re.compile(r"^[1-9]\d* / 200$"))
+
+    page.click("#chat .card .actions button >> text=Thanks")
+    expect(page.locator("#chat .row.user .bubble").last).to_have_text("Thanks!")
+    page.fill("#text", "いつ届きますか？")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SCREENSHOT))
+
+
+def _order_card():
+    return {
+        "type": "template",
+        "altText": "Your order",
+        "template": {
+            "type": "buttons",
+            "title": "Order #1042",
+            "text": "Your parcel ships tomorrow.",
+            "actions": [
+                {"type": "postback", "label": "Track it", "data": "track=1042"},
+                {"type": "message", "label": "Thanks", "text": "Thanks!"},
+            ],
+        },
+    }
+
+
+def _agent_answers(base, log_path, user_id, message):
+    """Log in as the demo admin (from `make run`'s block) and answer the user."""
+    found = re.search(r"admin:  (\S+) / (\S+)", log_path.read_text())
+    username, password = found.groups()
+    api = base + "/api/v1"
+    login = requests.post(
+        api + "/auth/token",
+        json={"username": username, "password": password},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+    auth = {"Authorization": f"Bearer {login.json()['token']}"}
+    conversations = requests.get(api + "/conversations", headers=auth, timeout=10)
+    assert conversations.status_code == 200, conversations.text
+    body = conversations.json()
+    items = body.get("conversations", body) if isinstance(body, dict) else body
+    conversation = next(c for c in items if c["chat_id"] == user_id)
+    sent = requests.post(
+        f"{api}/conversations/{conversation['id']}/messages",
+        json={"messages": [message], "if_expired": "push"},
+        headers=auth,
+        timeout=15,
+    )
+    assert sent.status_code == 200, sent.text
+    return sent.json()
