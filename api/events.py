@@ -116,7 +116,7 @@ def events():
     def beat():
         # An open stream means the agent is at the desk.
         try:
-            touch(redis, username)
+            touch(redis, username, runtime.delivery.clock())
         except RedisError:
             log.debug("events: presence of %s not recorded", username)
 

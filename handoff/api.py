@@ -33,7 +33,6 @@ from handoff.conversations import (
     Conversations,
 )
 from handoff.profiles import Profiles
-from store import key
 
 log = logging.getLogger(__name__)
 
@@ -575,6 +574,3 @@ def delete_canned(code):
     canned.delete(code)
     audit(username, "canned.delete", code, before=item)
     return "", 204
-
-
-__all__ = ["bp", "key"]

@@ -67,12 +67,16 @@ def queued(runtime) -> list[dict]:
 
 
 def maintain(runtime) -> dict:
-    """Close silent conversations and requeue those whose agent is away.
+    """Send due hand-off acknowledgements (every call); close silent
+    conversations and requeue those whose agent is away.
 
-    Runs at most once per `MAINTAIN_EVERY` seconds across all workers (a
+    The upkeep runs at most once per `MAINTAIN_EVERY` seconds across all workers (a
     Redis mark decides), so every worker's sweeper may call it freely.
     Returns how many conversations it closed and requeued.
     """
+    from handoff.routing import send_due_acks
+
+    send_due_acks(runtime)
     done = {"closed": 0, "requeued": 0}
     if not runtime.redis.set(key("maintain"), "1", nx=True, ex=MAINTAIN_EVERY):
         return done

@@ -10,15 +10,24 @@ answer:
   `action=handoff`) moves the conversation to the queue, and the answer becomes
   the acknowledgement: the rule's own words, else the set text; outside
   business hours, the text that says when people are back.
+
+When agents are online, the acknowledgement may wait (`handoff_agent_wait_seconds`)
+while LINE's loading animation shows: an agent who answers within the wait
+answers through the user's free reply token, and the acknowledgement is
+dropped. Otherwise it goes out (`send_due_acks`, run by the worker's sweeper
+every second) well before the token lapses.
 """
 
+import json
 import logging
+import math
 from urllib.parse import parse_qs
 
 from bot.answers import Answer
 from bot.history import summarize_event
-from handoff import hours, settings
-from handoff.conversations import BOT, Conversations
+from bot.ledger import TOKEN_EXPIRED
+from handoff import hours, queue, settings
+from handoff.conversations import BOT, CLOSED, Conversations
 from handoff.profiles import Profiles
 from store import key
 
@@ -28,6 +37,10 @@ log = logging.getLogger(__name__)
 ENDING_EVENTS = ("unfollow", "leave")
 #: Events that are the user speaking (and so count as unread / waiting).
 SPEAKING_EVENTS = ("message", "postback")
+#: A deferred acknowledgement goes out at least this long before its token lapses.
+ACK_MARGIN = 10.0
+#: Chats whose acknowledgement waits, scored by when it is due.
+DUE_ACKS = key("handoff", "acks")
 
 
 def wants_person(event: dict, answer) -> str | None:
@@ -82,13 +95,103 @@ def route(runtime, chat_id: str, event: dict, answer):
     if reason is None:
         return answer
     conversations.handoff(conversation["id"], reason)
-    messages = acknowledgement(runtime, answer, runtime.delivery.clock())
+    now = runtime.delivery.clock()
+    messages = acknowledgement(runtime, answer, now)
+    if _defer(runtime, conversation["id"], chat_id, messages, now):
+        return None
     return Answer(
         messages=messages,
         rule_id=answer.rule_id if answer else None,
         handoff=True,
         tags=list(answer.tags) if answer else [],
     )
+
+
+def send_due_acks(runtime) -> int:
+    """Send the acknowledgements whose wait is over; returns how many went out.
+
+    An acknowledgement is dropped when an agent answered during the wait, or
+    the conversation was closed. Sending is idempotent per conversation, so
+    two sweepers meeting here cannot tell the user twice.
+    """
+    redis = runtime.redis
+    now = runtime.delivery.clock()
+    conversations = Conversations(redis, runtime.delivery.clock)
+    sent = 0
+    for chat_id in redis.zrangebyscore(DUE_ACKS, "-inf", now):
+        raw = redis.get(key("handoff", "ack", chat_id))
+        pending = json.loads(raw) if raw else None
+        conversation = (
+            conversations.get(pending["conversation_id"]) if pending else None
+        )
+        answered = (
+            conversation
+            and (conversation["last_agent_at"] or 0) >= (pending["deferred_at"])
+        )
+        if conversation and conversation["status"] != CLOSED and not answered:
+            policy = "push" if runtime.config.push_bot_answers else "refuse"
+            result = runtime.delivery.send(
+                chat_id,
+                pending["messages"],
+                policy=policy,
+                send_id=f"ack:{conversation['id']}",
+                origin="bot",
+                reason=TOKEN_EXPIRED,
+            )
+            sent += 1
+            log.info("routing: %s acknowledged by %s", chat_id, result.delivery)
+        pipe = redis.pipeline()
+        pipe.zrem(DUE_ACKS, chat_id)
+        pipe.delete(key("handoff", "ack", chat_id))
+        pipe.execute()
+    return sent
+
+
+def _defer(runtime, conversation_id, chat_id, messages, now) -> bool:
+    """Hold the acknowledgement back for a quick agent, if one is online.
+
+    Only inside business hours, with a live token that outlasts the wait.
+    """
+    business_hours = settings.setting(runtime.redis, "business_hours")
+    wait = settings.setting(runtime.redis, "handoff_agent_wait_seconds")
+    if not wait or not hours.is_open(business_hours, now):
+        return False
+    if not queue.online(runtime.redis, now):
+        return False
+    free_until = runtime.delivery.tokens.free_until(chat_id)
+    if free_until is None:
+        return False
+    due = min(now + wait, free_until - ACK_MARGIN)
+    if due <= now:
+        return False
+    pending = {
+        "conversation_id": conversation_id,
+        "messages": messages,
+        "deferred_at": now,
+    }
+    pipe = runtime.redis.pipeline()
+    pipe.set(
+        key("handoff", "ack", chat_id),
+        json.dumps(pending, ensure_ascii=False),
+        ex=int(free_until - now) + 600,
+    )
+    pipe.zadd(DUE_ACKS, {chat_id: due})
+    pipe.execute()
+    _show_loading(runtime, chat_id, due - now)
+    log.info("routing: %s waits up to %.0fs for an agent", chat_id, due - now)
+    return True
+
+
+def _show_loading(runtime, chat_id, seconds) -> None:
+    """LINE's typing indicator while the user waits (one-to-one chats only)."""
+    if not chat_id.startswith("U"):
+        return
+    seconds = min(60, max(5, 5 * math.ceil(seconds / 5)))
+    try:
+        runtime.line.show_loading_animation(chat_id, seconds)
+    except Exception:
+        # Cosmetic: the wait and the acknowledgement do not depend on it.
+        log.warning("routing: loading animation for %s failed", chat_id, exc_info=True)
 
 
 def _text(body: str) -> dict:

@@ -64,6 +64,14 @@ register_setting(
     "Return a conversation to the queue when its agent is away this long (0: never).",
 )
 register_setting(
+    "handoff_agent_wait_seconds",
+    20,
+    integer(0, 45),
+    "On hand-off with agents online, wait this long for an agent's first answer "
+    "(it then goes by the user's free reply token) before telling the user a "
+    "person will answer (0: tell at once).",
+)
+register_setting(
     "handoff_ack_text",
     ACK_TEXT,
     _text,

@@ -17,18 +17,6 @@ USER = "U" + "a" * 32
 PASSWORD = "a-long-password-1"
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Accounts here are a means, not the subject: hash their passwords cheaply."""
-    from argon2 import PasswordHasher
-
-    from handoff import agents
-
-    monkeypatch.setattr(
-        agents, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
-
-
 @pytest.fixture
 def clock():
     return Clock(1_800_000_000.0)

@@ -137,3 +137,77 @@ def test_handoff_outside_business_hours_says_when_people_are_back(desk, runtime)
     assert "営業時間外" in text
     assert "01/18 09:00" in text
     assert desk.conversation()["status"] == "queued"
+
+
+# -- waiting a little for a quick agent ------------------------------------------------
+
+
+def _agent_online(desk):
+    desk.api("get", "/conversations", "aiko")
+    desk.line.loading = []
+    desk.line.show_loading_animation = lambda chat_id, seconds: (
+        desk.line.loading.append((chat_id, seconds))
+    )
+
+
+def test_with_agents_online_the_acknowledgement_waits_with_a_loading_animation(desk):
+    _agent_online(desk)
+    calls = len(desk.line.calls)
+
+    desk.postback()
+
+    assert len(desk.line.calls) == calls
+    assert desk.line.loading == [(USER, 20)]
+    assert desk.conversation()["status"] == "queued"
+
+
+def test_an_agent_answering_within_the_wait_uses_the_free_token_and_drops_the_ack(
+    desk,
+):
+    _agent_online(desk)
+    desk.postback()
+    conversation_id = desk.conversation()["id"]
+    desk.api("post", f"/conversations/{conversation_id}/claim", "aiko")
+    calls = len(desk.line.calls)
+
+    answer = desk.api(
+        "post",
+        f"/conversations/{conversation_id}/messages",
+        "aiko",
+        json={"messages": [{"type": "text", "text": "Hi, Aiko here."}]},
+    )
+    desk.clock.advance(25)
+
+    assert answer.json["delivery"] == "reply"
+    assert routing.send_due_acks(desk.runtime) == 0
+    assert [c[0] for c in desk.line.calls[calls:]] == ["reply"]
+
+
+def test_with_no_quick_agent_the_user_is_told_before_the_token_lapses(desk):
+    _agent_online(desk)
+    desk.postback()
+    desk.clock.advance(19)
+    assert routing.send_due_acks(desk.runtime) == 0
+
+    desk.clock.advance(1)
+
+    assert routing.send_due_acks(desk.runtime) == 1
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    assert "担当者" in messages[0]["text"]
+    assert routing.send_due_acks(desk.runtime) == 0
+
+
+def test_no_wait_outside_business_hours(desk, runtime):
+    from api.settings import update_settings
+
+    _agent_online(desk)
+    update_settings(
+        runtime.redis,
+        {"business_hours": {"enabled": True, "timezone": "UTC", "weekly": {}}},
+    )
+
+    desk.postback()
+
+    assert desk.line.loading == []
+    assert "営業時間外" in desk.line.calls[-1][2][0]["text"]
