@@ -19,7 +19,9 @@ from datetime import timedelta
 from flask import current_app, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+import store
 from api import bp
+from api.audit import audit
 from api.errors import ApiError
 from api.settings import get_settings, integer, register_setting
 from api.throttle import Throttle
@@ -137,8 +139,6 @@ def login(username, password) -> dict:
     account = agents().authenticate(username, password)
     if account is None:
         guard.fail(username, address)
-        from api.audit import audit
-
         audit(username[:64], "auth.login_failed", address=address)
         log.info("auth: failed login for %s", username[:64])
         raise ApiError(401, "invalid_credentials", "wrong username or password")
@@ -182,6 +182,7 @@ def _from_session() -> dict | None:
         and account["active"]
         and accounts.epoch(username) == session.get("epoch")
         and clock() - float(session.get("issued", 0)) < ttl
+        and _redis().exists(_session_key(session.get("sid", "")))
     )
     if not live:
         logout_session()
@@ -283,19 +284,34 @@ def check_csrf() -> None:
         raise ApiError(403, "csrf_failed", "missing or wrong CSRF token")
 
 
+def _session_key(sid: str) -> str:
+    return store.key("session", sid)
+
+
 def login_session(account: dict) -> None:
-    """Start a panel session for `account` (a fresh session and CSRF token)."""
-    session.clear()
+    """Start a panel session for `account` (a fresh session and CSRF token).
+
+    The cookie is signed but lives in the browser, so a copy would outlive a
+    logout; the session's id in Redis (`session:{sid}`) is what logout
+    deletes, and without it the cookie opens nothing.
+    """
+    logout_session()
+    sid = secrets.token_urlsafe(32)
+    ttl = get_settings(_redis())["session_ttl_hours"] * 3600
+    _redis().set(_session_key(sid), account["username"], ex=ttl)
     session.permanent = True
+    session["sid"] = sid
     session["account"] = account["username"]
     session["epoch"] = agents().epoch(account["username"])
     session["issued"] = clock()
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
-    g.pop("account", None)
 
 
 def logout_session() -> None:
-    """End the panel session."""
+    """End the panel session, here and in Redis."""
+    sid = session.get("sid")
+    if sid:
+        _redis().delete(_session_key(sid))
     session.clear()
     g.pop("account", None)
 

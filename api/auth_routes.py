@@ -6,7 +6,15 @@ from flask import g, jsonify, request
 
 from api import bp
 from api.audit import audit
-from api.auth import agents, login, login_session, public, require_role, tokens
+from api.auth import (
+    agents,
+    csrf_token,
+    login,
+    login_session,
+    public,
+    require_role,
+    tokens,
+)
 from api.errors import ApiError, json_object
 from api.openapi import doc
 from api.settings import get_setting
@@ -153,8 +161,11 @@ def update_me():
     store.set_password(username, password)
     audit(username, "agent.password", username)
     if g.auth == "session":
+        # The new session has a new CSRF token; the page needs it to go on.
         login_session(account)
-        return jsonify(account)
+        resp = jsonify(account)
+        resp.headers["X-CSRF-Token"] = csrf_token()
+        return resp
     # Every token died with the old password; the client that made the
     # change gets a fresh one so that it stays logged in.
     ttl = get_setting(store.redis, "api_token_ttl_hours") * 3600

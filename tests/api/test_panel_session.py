@@ -178,3 +178,40 @@ def test_login_follows_a_local_next(client, accounts):
     resp = client.post("/login?next=/%3Ftab%3Dmine", data=data)
 
     assert resp.location == "/?tab=mine"
+
+
+def test_a_copied_cookie_stops_working_after_logout(app, accounts):
+    browser = app.test_client()
+    csrf = panel_login(browser, "aiko", AGENT_PASSWORD)
+    stolen = browser.get_cookie("tsunagi_session").value
+
+    browser.post("/logout", data={"csrf_token": csrf})
+    thief = app.test_client()
+    thief.set_cookie("tsunagi_session", stolen)
+
+    assert thief.get("/").status_code == 302
+    assert thief.get("/api/v1/auth/me").status_code == 401
+
+
+def test_own_password_change_in_the_panel_keeps_this_session_only(app, accounts):
+    here, elsewhere = app.test_client(), app.test_client()
+    csrf = panel_login(here, "aiko", AGENT_PASSWORD)
+    panel_login(elsewhere, "aiko", AGENT_PASSWORD)
+
+    resp = here.patch(
+        "/api/v1/auth/me",
+        json={"password": "a-new-password", "current_password": AGENT_PASSWORD},
+        headers={"X-CSRF-Token": csrf},
+    )
+
+    assert resp.status_code == 200
+    fresh = resp.headers["X-CSRF-Token"]
+    assert fresh != csrf
+    assert here.get("/").status_code == 200
+    assert elsewhere.get("/").status_code == 302
+    assert (
+        here.patch(
+            "/api/v1/auth/me", json={"language": "en"}, headers={"X-CSRF-Token": fresh}
+        ).json["language"]
+        == "en"
+    )
