@@ -258,7 +258,10 @@ class Conversations:
                 "last_message": _summary("in", kind, text, now),
             },
         )
-        if conversation["status"] != BOT:
+        if conversation["status"] == BOT:
+            # Scored by last activity, so the upkeep finds silent ones cheaply.
+            pipe.zadd(key("conv", BOT), {conversation["id"]: now}, xx=True)
+        else:
             # Only a person can answer now: the user waits from this message.
             pipe.hsetnx(name, "first_unanswered_at", now)
             pipe.hincrby(name, "unread", 1)
@@ -404,11 +407,30 @@ class Conversations:
             conversation_id, decide, "conversation.queued", "system", audit={}
         )
 
-    def _close(self, conversation_id, actor, reason, *, admin):
+    def close_if_silent(self, conversation_id: str, seconds: float) -> bool:
+        """Close for the system when nobody has spoken for `seconds`.
+
+        Decided on the conversation as it is at the moment of closing, so a
+        message that arrives during the sweep keeps it open.
+        """
+        now = self.clock()
+
+        def keep(conversation):
+            since = silent_since(conversation)
+            return since is None or now - since < seconds
+
+        closed = self._close(
+            conversation_id, "system", "silence", admin=True, keep=keep
+        )
+        return closed["status"] == CLOSED
+
+    def _close(self, conversation_id, actor, reason, *, admin, keep=None):
         now = self.clock()
 
         def decide(conversation):
             status, assignee = conversation["status"], conversation["assignee"]
+            if keep is not None and keep(conversation):
+                return None
             if status == CLOSED:
                 raise Conflict("closed", "conversation is closed already")
             if not admin and (status != ASSIGNED or assignee != actor):
@@ -527,6 +549,26 @@ class Conversations:
             raise ValueError(f"a user has at most {TAGS_PER_USER} tags")
         _publish(self.redis, "user.tags", {"user_id": user_id, "tags": tags})
         return tags
+
+
+def silent_since(conversation: dict) -> float | None:
+    """Since when nobody has spoken, or None while the user waits for a person.
+
+    A queued conversation, or an assigned one whose user has an unanswered
+    message, is never silent: closing it would drop someone who is waiting.
+    """
+    status = conversation["status"]
+    if status in (QUEUED, CLOSED):
+        return None
+    if status == ASSIGNED and conversation["first_unanswered_at"] is not None:
+        return None
+    moments = (
+        conversation["opened_at"],
+        conversation["last_user_at"],
+        conversation["last_agent_at"],
+        conversation["assigned_at"],
+    )
+    return max(m for m in moments if m is not None)
 
 
 def _brief(conversation: dict) -> dict:

@@ -15,7 +15,13 @@ import logging
 import time
 
 from handoff import settings
-from handoff.conversations import ASSIGNED, BOT, QUEUED, Conversations
+from handoff.conversations import (
+    ASSIGNED,
+    BOT,
+    QUEUED,
+    Conversations,
+    silent_since,
+)
 from store import key
 
 log = logging.getLogger(__name__)
@@ -93,22 +99,21 @@ def sweep(runtime) -> dict:
     idle_after = settings.setting(redis, "handoff_agent_idle_minutes") * 60
     done = {"closed": 0, "requeued": 0}
 
-    for conversation in conversations.many(conversations.ids(BOT, limit=100_000)):
-        quiet_since = conversation["last_user_at"] or conversation["opened_at"]
-        if close_after and now - quiet_since >= close_after:
-            _close_silent(conversations, conversation, done)
+    if close_after:
+        # `bot` conversations are scored by their last activity.
+        for conversation_id in redis.zrangebyscore(
+            key("conv", BOT), "-inf", now - close_after
+        ):
+            if conversations.close_if_silent(conversation_id, close_after):
+                done["closed"] += 1
 
     agents = {}
     for conversation in conversations.many(conversations.ids(ASSIGNED, limit=100_000)):
-        if conversation["first_unanswered_at"] is None:
-            # The agent spoke last: the user's silence may end the conversation.
-            quiet_since = max(
-                conversation["last_user_at"] or 0,
-                conversation["last_agent_at"] or 0,
-                conversation["assigned_at"] or 0,
-            )
-            if close_after and now - quiet_since >= close_after:
-                _close_silent(conversations, conversation, done)
+        if silent_since(conversation) is not None:
+            if close_after and conversations.close_if_silent(
+                conversation["id"], close_after
+            ):
+                done["closed"] += 1
             continue
         assignee = conversation["assignee"]
         if assignee not in agents:
@@ -122,11 +127,6 @@ def sweep(runtime) -> dict:
                 "queue: %s back in the queue, %s is away", conversation["id"], assignee
             )
     return done
-
-
-def _close_silent(conversations, conversation, done) -> None:
-    conversations.close(conversation["id"], "system", admin=True, reason="silence")
-    done["closed"] += 1
 
 
 def _present_since(redis, username) -> float | None:

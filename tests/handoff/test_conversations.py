@@ -281,6 +281,33 @@ def test_silent_bot_conversation_closes_after_the_set_minutes(
     assert conversations.get(conversation["id"])["close_reason"] == "silence"
 
 
+def test_a_new_message_restarts_the_silence(runtime, desk, clock):
+    _minutes(runtime, "handoff_auto_close_minutes", 30)
+    desk.say("hello")
+    clock.advance(29 * 60)
+    desk.say("one more thing")
+    clock.advance(2 * 60)
+
+    queue.sweep(runtime)
+
+    assert desk.conversation()["status"] == "bot"
+
+
+def test_a_user_waiting_for_the_agent_is_never_closed_for_silence(
+    runtime, desk, conversations, clock
+):
+    _minutes(runtime, "handoff_agent_idle_minutes", 0)
+    desk.postback()
+    conversation_id = desk.conversation()["id"]
+    desk.api("post", f"/conversations/{conversation_id}/claim", "aiko")
+    clock.advance(5 * 3600)
+
+    queue.sweep(runtime)
+
+    assert conversations.close_if_silent(conversation_id, 60) is False
+    assert conversations.get(conversation_id)["status"] == "assigned"
+
+
 def test_assigned_conversation_closes_when_the_user_is_silent_after_the_agent(
     runtime, desk, conversations, clock
 ):
