@@ -194,9 +194,90 @@ def test_agent_push_shows_billed_on_the_phone_and_in_the_bill(desk, page):
 
     page.click("#chat .card .actions button >> text=Thanks")
     expect(page.locator("#chat .row.user .bubble").last).to_have_text("Thanks!")
+
+
+def test_flex_bubble_and_quick_reply_postback_render_and_tap(desk, page):
+    from playwright.sync_api import expect
+
+    base, log_path = desk
+    user = requests.post(
+        base + "/simulator/api/users", json={"displayName": "Yui"}, timeout=5
+    ).json()
+    requests.get(
+        f"{base}/simulator/api/users/{user['userId']}/messages",
+        params={"wait": 10, "min": 1},
+        timeout=15,
+    )
+    sent = _agent_answers(base, log_path, user["userId"], _delivery_flex())
+    assert sent["delivery"] == "push", sent
+
+    page.goto(f"{base}/simulator?user={user['userId']}")
+    expect(page.locator("#chat .flex-text.bold")).to_have_text("配達のご案内")
+    quick = page.locator("#quick button")
+    expect(quick).to_have_count(2)
+    quick.last.click()
+    expect(page.locator("#chat .row.user .bubble").last).to_have_text("明日の午後")
+    assert _eventually(lambda: _delivered(base, "postback"))
+
     page.fill("#text", "いつ届きますか？")
-    page.wait_for_timeout(300)
     page.screenshot(path=str(SCREENSHOT))
+
+
+def _delivered(base, kind) -> bool:
+    """True once the simulator's webhook log shows a `kind` event got a 2xx."""
+    log = requests.get(base + "/simulator/api/webhooks", timeout=5).json()
+    return any(d["types"] == [kind] and d["status"] == 200 for d in log["deliveries"])
+
+
+def _eventually(check, timeout=10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _delivery_flex():
+    return {
+        "type": "flex",
+        "altText": "配達のご案内",
+        "contents": {
+            "type": "bubble",
+            "body": {
+                "type": "box",
+                "layout": "vertical",
+                "contents": [
+                    {"type": "text", "text": "配達のご案内", "weight": "bold"},
+                    {"type": "text", "text": "ご希望の時間帯を選んでください。"},
+                    {"type": "separator"},
+                    {"type": "text", "text": "Delivery: pick a time slot."},
+                ],
+            },
+        },
+        "quickReply": {
+            "items": [
+                {
+                    "type": "action",
+                    "action": {
+                        "type": "postback",
+                        "label": "午前",
+                        "data": "slot=am",
+                        "displayText": "明日の午前",
+                    },
+                },
+                {
+                    "type": "action",
+                    "action": {
+                        "type": "postback",
+                        "label": "午後",
+                        "data": "slot=pm",
+                        "displayText": "明日の午後",
+                    },
+                },
+            ]
+        },
+    }
 
 
 def _order_card():
