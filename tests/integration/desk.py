@@ -38,6 +38,7 @@ class Desk:
         self.token_ttl = token_ttl
         self.procs = {}
         self.workers = []
+        self.extra_env = {}
 
     # -- processes -----------------------------------------------------------
 
@@ -54,6 +55,7 @@ class Desk:
             "SECRET_KEY": uuid.uuid4().hex,
             "LOG_LEVEL": "INFO",
             "PYTHONPATH": str(ROOT),
+            **self.extra_env,
         }
 
     def _spawn(self, name, argv):
