@@ -160,9 +160,19 @@ def _messages(conversation: dict, after: str | None) -> list[dict]:
                 "origin": row.get("origin")
                 or ("user" if row["direction"] == INBOUND else None),
                 "actor": row.get("actor") or None,
+                "message": _message_object(row),
             }
         )
     return shown
+
+
+def _message_object(row: dict) -> dict | None:
+    """The LINE message object behind a history row (for the panel to draw
+    stickers, quick replies and Flex), or None for events that carry none."""
+    body = row.get("body") or {}
+    if row["direction"] == INBOUND:
+        body = body.get("message")
+    return body if isinstance(body, dict) and body.get("type") else None
 
 
 def _id_after(entry_id: str, other: str) -> bool:
