@@ -28,9 +28,55 @@ log = logging.getLogger(__name__)
 bp = Blueprint("panel", __name__)
 
 
+#: The shell's words in the panel's two languages (the panel issue moves
+#: these to Flask-Babel catalogues with the rest of the panel).
+WORDS = {
+    "ja": {
+        "log_in": "ログイン",
+        "log_out": "ログアウト",
+        "username": "ユーザー名",
+        "password": "パスワード",
+        "inbox": "受信箱",
+        "inbox_empty": "対応待ちの会話はありません。",
+        "agent": "担当者",
+        "admin": "管理者",
+        "invalid_credentials": "ユーザー名またはパスワードが違います。",
+        "too_many_requests": (
+            "ログインの失敗が続いています。{wait} 秒後にもう一度お試しください。"
+        ),
+    },
+    "en": {
+        "log_in": "Log in",
+        "log_out": "Log out",
+        "username": "Username",
+        "password": "Password",
+        "inbox": "Inbox",
+        "inbox_empty": "No conversations are waiting.",
+        "agent": "Agent",
+        "admin": "Admin",
+        "invalid_credentials": "Wrong username or password.",
+        "too_many_requests": "Too many failed logins. Try again in {wait} seconds.",
+    },
+}
+
+
+def language() -> str:
+    """The account's language, else the browser's choice of ja/en, else ja."""
+    account = _account()
+    if account:
+        return account["language"]
+    return request.accept_languages.best_match(list(WORDS)) or "ja"
+
+
 @bp.app_context_processor
 def _template_globals():
-    return {"csrf_token": auth.csrf_token, "current_account": auth.current_account}
+    lang = language()
+    return {
+        "csrf_token": auth.csrf_token,
+        "current_account": _account,
+        "lang": lang,
+        "t": lambda word, **values: WORDS[lang][word].format(**values),
+    }
 
 
 def _account() -> dict | None:
@@ -103,9 +149,12 @@ def login():
         account = auth.login(username, request.form.get("password", ""))
     except ApiError as exc:
         status = 429 if exc.status == 429 else 401
+        words = WORDS[language()]
+        wait = exc.headers.get("Retry-After", "")
+        error = words.get(exc.code, words["invalid_credentials"]).format(wait=wait)
         return (
             render_template(
-                "login.html", next=next_url, error=exc.message, username=username
+                "login.html", next=next_url, error=error, username=username
             ),
             status,
             exc.headers,

@@ -2,15 +2,21 @@
 
 import logging
 
-from flask import jsonify
+from flask import current_app, jsonify
 
+import store
 from api import bp
 from api.audit import audit
 from api.auth import agents, current_account, require_role
 from api.auth_routes import ACCOUNT
 from api.errors import ApiError, json_object
 from api.openapi import doc
-from handoff.agents import AccountExists, InvalidAccount, UnknownAccount
+from handoff.agents import (
+    AccountExists,
+    InvalidAccount,
+    UnknownAccount,
+    check_password,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +63,14 @@ def _account_or_404(username: str) -> dict:
     if account is None:
         raise ApiError(404, "not_found", f"no account named {username!r}")
     return account
+
+
+def _admins_locked():
+    """Serialise changes that could remove an admin, so that two admins
+    disabling each other at once cannot leave the desk with none."""
+    return current_app.extensions["tsunagi"].redis.lock(
+        store.key("lock", "admins"), timeout=10, blocking_timeout=10
+    )
 
 
 def _keep_an_admin(account: dict, role, active) -> None:
@@ -138,15 +152,14 @@ def update_agent(username):
     """A new password or `active: false` ends the account's sessions and tokens."""
     body = json_object()
     _refuse_unknown_fields(body, CHANGES["properties"])
-    before = _account_or_404(username)
-    _keep_an_admin(before, body.get("role"), body.get("active"))
     store = agents()
     try:
         if "password" in body:
-            from handoff.agents import check_password
-
             check_password(body["password"])
-        account = store.update(username, **{k: body.get(k) for k in _FIELDS})
+        with _admins_locked():
+            before = _account_or_404(username)
+            _keep_an_admin(before, body.get("role"), body.get("active"))
+            account = store.update(username, **{k: body.get(k) for k in _FIELDS})
         if "password" in body:
             account = store.set_password(username, body["password"])
     except InvalidAccount as exc:
@@ -182,10 +195,12 @@ def update_agent(username):
 def disable_agent(username):
     """Accounts are disabled, not erased, so the audit log and the history
     still name who did what."""
-    account = _account_or_404(username)
-    _keep_an_admin(account, None, False)
+    with _admins_locked():
+        account = _account_or_404(username)
+        _keep_an_admin(account, None, False)
+        if account["active"]:
+            agents().disable(username)
     if account["active"]:
-        agents().disable(username)
         audit(
             current_account()["username"],
             "agent.disable",

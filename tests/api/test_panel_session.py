@@ -34,7 +34,7 @@ def test_login_form_logs_in_and_lands_on_the_inbox(client, accounts):
     page = client.get("/")
 
     assert page.status_code == 200
-    assert "Inbox" in page.get_data(as_text=True)
+    assert "受信箱" in page.get_data(as_text=True)
     assert "Aiko" in page.get_data(as_text=True)
 
 
@@ -47,7 +47,38 @@ def test_wrong_password_shows_the_form_again_with_one_message(client, accounts):
     )
 
     assert resp.status_code == 401
-    assert "wrong username or password" in resp.get_data(as_text=True)
+    assert "ユーザー名またはパスワードが違います" in resp.get_data(as_text=True)
+
+
+def test_login_page_speaks_the_browsers_language_until_login(client, accounts):
+    english = client.get("/login", headers={"Accept-Language": "en-US,en;q=0.8"})
+    japanese = client.get("/login", headers={"Accept-Language": "ja,en;q=0.5"})
+
+    assert '<html lang="en">' in english.get_data(as_text=True)
+    assert "Log in" in english.get_data(as_text=True)
+    assert "ログイン" in japanese.get_data(as_text=True)
+
+
+def test_pages_follow_the_accounts_language(client, accounts):
+    panel_login(client, "boss", "admin-password-1")
+
+    page = client.get("/", headers={"Accept-Language": "ja"}).get_data(as_text=True)
+
+    assert '<html lang="en">' in page
+    assert "Inbox" in page
+
+
+def test_throttled_login_form_says_how_long_to_wait(client, accounts):
+    csrf = _csrf_of_login_page(client)
+    data = {"username": "aiko", "password": "wrong-password", "csrf_token": csrf}
+    for _ in range(5):
+        client.post("/login", data=data, headers={"Accept-Language": "en"})
+
+    resp = client.post("/login", data=data, headers={"Accept-Language": "en"})
+
+    assert resp.status_code == 429
+    assert resp.headers["Retry-After"] == "5"
+    assert "Try again in 5 seconds" in resp.get_data(as_text=True)
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(client, accounts):
