@@ -136,6 +136,7 @@ def _decode(raw: dict) -> dict | None:
         "closed_by": raw.get("closed_by") or None,
         "close_reason": raw.get("close_reason") or None,
         "handoff_reason": raw.get("handoff_reason") or None,
+        "handoff_event": raw.get("handoff_event") or None,
         "last_user_at": _number(raw.get("last_user_at")),
         "last_agent_at": _number(raw.get("last_agent_at")),
         "first_unanswered_at": _number(raw.get("first_unanswered_at")),
@@ -294,8 +295,12 @@ class Conversations:
 
     # -- transitions ----------------------------------------------------------------
 
-    def handoff(self, conversation_id: str, reason: str) -> dict:
-        """Move a `bot` conversation to the queue (a no-op when it is not `bot`)."""
+    def handoff(self, conversation_id: str, reason: str, event_id: str = "") -> dict:
+        """Move a `bot` conversation to the queue (a no-op when it is not `bot`).
+
+        `event_id` names the webhook event that asked, so that the event,
+        handled again after a crash, is still acknowledged.
+        """
         now = self.clock()
 
         def decide(conversation):
@@ -309,6 +314,7 @@ class Conversations:
                     "waiting_since": now,
                     "first_unanswered_at": now,
                     "handoff_reason": reason,
+                    "handoff_event": event_id,
                     "unread": 1,
                 },
             )

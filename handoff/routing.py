@@ -84,7 +84,11 @@ def route(runtime, chat_id: str, event: dict, answer):
     _apply_tags(conversations, user_id, answer)
     _ask_for_profile(runtime, user_id)
 
-    if conversation["status"] != BOT:
+    event_id = event.get("webhookEventId") or ""
+    # An event handled again (its worker died) that had already handed off:
+    # its acknowledgement may not have gone out (the send itself is idempotent).
+    retried = bool(event_id) and conversation["handoff_event"] == event_id
+    if conversation["status"] != BOT and not retried:
         log.info(
             "routing: %s is %s; the bot stays silent",
             conversation["id"],
@@ -94,7 +98,8 @@ def route(runtime, chat_id: str, event: dict, answer):
     reason = wants_person(event, answer)
     if reason is None:
         return answer
-    conversations.handoff(conversation["id"], reason)
+    if not retried:
+        conversations.handoff(conversation["id"], reason, event_id)
     now = runtime.delivery.clock()
     messages = acknowledgement(runtime, answer, now)
     if _defer(runtime, conversation["id"], chat_id, messages, now):

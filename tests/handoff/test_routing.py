@@ -211,3 +211,31 @@ def test_no_wait_outside_business_hours(desk, runtime):
 
     assert desk.line.loading == []
     assert "営業時間外" in desk.line.calls[-1][2][0]["text"]
+
+
+def test_a_handoff_event_handled_again_after_a_crash_is_still_acknowledged_once(
+    desk, runtime
+):
+    from bot import events
+
+    event = text_event(USER, "")
+    event.pop("message")
+    event["type"] = "postback"
+    event["postback"] = {"data": "action=handoff"}
+    event["replyToken"] = desk.line.issue("rt-crash")
+    payload = {
+        "event": event,
+        "chat_id": USER,
+        "event_id": event["webhookEventId"],
+        "arrival": desk.clock(),
+    }
+    # The first attempt handed off, then its worker died before sending.
+    routing.route(runtime, USER, event, None)
+    assert desk.conversation()["status"] == "queued"
+
+    events.handle(runtime, payload)
+    events.handle(runtime, payload)
+
+    replies = desk.line.replies()
+    assert len(replies) == 1
+    assert replies[0][1] == "rt-crash"
