@@ -4,6 +4,9 @@ It spends live reply tokens first (free), then does what the caller's policy
 says when none is left: `push` (billed, one bundled request per 5 objects,
 safe to retry through `X-Line-Retry-Key`), `hold` (kept for the chat's next
 event, delivered through its token before anything newer) or `refuse`.
+Before a send starts, the budget guard (bot/budget.py) may turn `push` into
+`hold`: free-only mode, the quota thresholds and the per-agent daily cap are
+enforced here and nowhere else, whatever the caller asked for.
 
 Every send has a `send_id`. Its progress is written to Redis before each call
 to LINE, so a send that is retried — by a caller or by a worker recovering a
@@ -19,6 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 
 from bot import ledger as L
+from bot.budget import Budget
 from bot.history import History
 from bot.ledger import Ledger
 from bot.line_api import INVALID_REPLY_TOKEN, MONTHLY_LIMIT, LineError
@@ -33,6 +37,8 @@ SEND_RECORD_TTL = 24 * 3600
 PUSH_ATTEMPTS = 5
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 4.0
+#: Chats with held answers, scored by when their oldest was held.
+HELD_INDEX = key("held")
 
 
 class DeliveryError(Exception):
@@ -100,6 +106,7 @@ class Delivery:
         self.tokens = TokenPool(redis, clock)
         self.ledger = Ledger(redis, timezone, clock)
         self.history = History(redis, retention_days, clock)
+        self.budget = Budget(redis, self.ledger)
 
     # -- public --------------------------------------------------------------
 
@@ -113,12 +120,15 @@ class Delivery:
         origin: str = "bot",
         actor: str = "",
         reason: str = L.NO_TOKEN,
+        approved: bool = False,
     ) -> SendResult:
         """Deliver `messages` to `chat_id`, through reply tokens where possible.
 
         `reason` is recorded for whatever part cannot go by reply. Calling again
         with the same `send_id` never sends anything twice; it returns the
-        first call's result once that call has finished.
+        first call's result once that call has finished. `approved` is an
+        admin's approval to push past the budget guard (never past free-only);
+        when the guard holds a push, the held part's reason says why.
         """
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -131,6 +141,14 @@ class Delivery:
                 return SendResult(**record["result"])
             record.setdefault("parts", [])
             record.setdefault("sent", 0)
+            if "gate" not in record:
+                # Decided once: a resumed send keeps its first decision.
+                gate = self.budget.gate(
+                    policy, origin=origin, actor=actor, approved=approved
+                )
+                record["gate"] = [gate.policy, gate.reason]
+            if record["gate"][1]:
+                policy, reason = record["gate"]
             self._deliver(
                 chat_id, messages, policy, send_id, origin, actor, reason, record
             )
@@ -156,7 +174,70 @@ class Delivery:
                 if not self._flush_bundle(chat_id, bundle, held_key):
                     break
                 delivered += len(bundle)
+            self._reindex_held(chat_id)
             return delivered
+
+    def release_held(
+        self,
+        chat_id: str,
+        *,
+        actor: str = "",
+        approved: bool = False,
+        reason: str = L.HELD_EXPIRED,
+    ) -> SendResult | None:
+        """Push every held answer of the chat as one bundle (5 objects a request).
+
+        For answers held too long, or an admin pushing them. The budget guard
+        decides as for any push: when it holds, nothing changes and None is
+        returned; so does a chat with nothing held.
+        """
+        items = self.held(chat_id)
+        if not items:
+            return None
+        gate = self.budget.gate(
+            "push", origin=items[0]["origin"], actor=actor, approved=approved
+        )
+        if gate.policy != "push":
+            log.info(
+                "delivery: held answers of %s stay held (%s)", chat_id, gate.reason
+            )
+            return None
+        with self._chat_lock(chat_id):
+            held_key = key("held", chat_id)
+            raw_items = self.redis.lrange(held_key, 0, -1)
+            if not raw_items:
+                return None
+            items = [json.loads(raw) for raw in raw_items]
+            messages = [m for item in items for m in item["messages"]]
+            send_id = f"release:{items[0]['id']}"
+            record = self._load(send_id)
+            record.setdefault("parts", [])
+            record.setdefault("sent", 0)
+            origin = items[0]["origin"]
+            self._push(
+                chat_id,
+                messages,
+                send_id,
+                origin,
+                actor or items[0]["actor"],
+                reason,
+                record,
+            )
+            self.redis.ltrim(held_key, len(raw_items), -1)
+            self._reindex_held(chat_id)
+            return self._finish(send_id, record)
+
+    def held_chats(self, older_than: float) -> list[str]:
+        """Chats whose oldest held answer was held before `older_than`."""
+        return self.redis.zrangebyscore(HELD_INDEX, "-inf", older_than)
+
+    def _reindex_held(self, chat_id: str) -> None:
+        """Keep the chat's place in `HELD_INDEX` true to its held list."""
+        first = self.redis.lindex(key("held", chat_id), 0)
+        if first is None:
+            self.redis.zrem(HELD_INDEX, chat_id)
+        else:
+            self.redis.zadd(HELD_INDEX, {chat_id: json.loads(first)["held_at"]})
 
     def held(self, chat_id: str) -> list[dict]:
         """The chat's held answers, oldest first."""
@@ -331,6 +412,7 @@ class Delivery:
         }
         pipe = self.redis.pipeline()
         pipe.rpush(key("held", chat_id), json.dumps(item, ensure_ascii=False))
+        pipe.zadd(HELD_INDEX, {chat_id: item["held_at"]}, nx=True)
         self._record(pipe, chat_id, rest, L.HELD, reason, send_id, origin, actor)
         pipe.execute()
         self._progress(record, L.HELD, len(rest), 0, reason)
@@ -423,6 +505,8 @@ class Delivery:
             actor=actor,
             request_id=request_id,
         )
+        if billable and origin == "agent":
+            self.budget.count_push(pipe, actor)
         self.history.record_sent(
             pipe,
             chat_id,

@@ -30,6 +30,7 @@ TOKEN_EXPIRED = "token_expired"
 OPERATOR_CHOICE = "operator_choice"
 MONTHLY_LIMIT = "monthly_limit"
 HELD_DELIVERED = "held_delivered"
+HELD_EXPIRED = "held_expired"
 UNCERTAIN = "uncertain"
 REJECTED = "rejected"
 

@@ -455,6 +455,9 @@ def send_messages(conversation_id):
     ):
         raise ApiError(403, "not_assignee", "only the assignee or an admin may answer")
     chat_id = conversation["chat_id"]
+    if if_expired == "ask" and _no_push(runtime, username):
+        # Free-only or the budget guard would hold a push: nothing to confirm.
+        if_expired = "hold"
     if if_expired == "ask" and not runtime.delivery.tokens.live(chat_id):
         return {
             "delivery": "needs_confirmation",
@@ -498,6 +501,12 @@ def send_messages(conversation_id):
         "billable": result.billable,
         "send_id": result.send_id,
     }
+
+
+def _no_push(runtime, username: str) -> bool:
+    """True when the budget guard (bot/budget.py) would hold this agent's push."""
+    gate = runtime.delivery.budget.gate("push", origin="agent", actor=username)
+    return gate.policy != "push"
 
 
 def _send_id(username: str) -> str:
