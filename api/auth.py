@@ -39,6 +39,16 @@ SESSION_COOKIE = "tsunagi_session"
 #: the session sooner on the server.
 SESSION_COOKIE_LIFETIME = timedelta(days=30)
 
+#: What a 401 tells the client to send (RFC 6750).
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="tsunagi"'}
+#: Sent with every page and API answer: no framing (clickjacking), no MIME
+#: sniffing, no full URLs leaking to other sites.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
 #: Endpoints open to anyone besides views marked `@public`: LINE's webhook,
 #: the health check and static files. The simulator's endpoints (development
 #: only) are open too, see `is_public_endpoint`.
@@ -153,7 +163,10 @@ def _bearer() -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
-            401, "unauthorized", "the Authorization header must be 'Bearer <token>'"
+            401,
+            "unauthorized",
+            "the Authorization header must be 'Bearer <token>'",
+            headers=CHALLENGE,
         )
     return token.strip()
 
@@ -167,7 +180,12 @@ def _from_token(token: str) -> dict:
             account = accounts.get(username)
             if account and account["active"]:
                 return account
-    raise ApiError(401, "invalid_token", "the token is invalid, expired or revoked")
+    raise ApiError(
+        401,
+        "invalid_token",
+        "the token is invalid, expired or revoked",
+        headers=CHALLENGE,
+    )
 
 
 def _from_session() -> dict | None:
@@ -221,7 +239,9 @@ def admit(role: str) -> dict:
     """
     account = authenticated()
     if account is None:
-        raise ApiError(401, "unauthorized", "log in or send a bearer token")
+        raise ApiError(
+            401, "unauthorized", "log in or send a bearer token", headers=CHALLENGE
+        )
     if g.auth == "session" and request.method not in SAFE_METHODS:
         check_csrf()
     if ROLE_RANK[account["role"]] < ROLE_RANK[role]:
@@ -334,3 +354,15 @@ def init_app(app) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_COOKIE_LIFETIME
+    app.after_request(_security_headers)
+
+
+def _security_headers(response):
+    # The simulator's phone page is a development tool; leave it be.
+    if not request.path.startswith("/simulator"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
+        # Tokens, accounts and conversations must not sit in shared caches.
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -118,3 +118,22 @@ def test_pages_outside_the_api_keep_html_errors(client):
 
     assert resp.status_code == 404
     assert resp.mimetype == "text/html"
+
+
+def test_401_tells_the_client_to_send_a_bearer_token(client):
+    resp = client.get("/api/v1/auth/me")
+
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_api_answers_are_not_cached_and_pages_cannot_be_framed(client, accounts):
+    from tests.api.conftest import AGENT_PASSWORD
+
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "aiko", "password": AGENT_PASSWORD}
+    )
+    page = client.get("/login")
+
+    assert token.headers["Cache-Control"] == "no-store"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
