@@ -17,6 +17,7 @@ import redis
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
+from bot import quota
 from bot.runtime import QUEUE_NAME, Runtime, get_runtime, set_runtime
 from handoff import queue as handoff_queue
 
@@ -86,6 +87,7 @@ class Worker(SimpleWorker):
                 try:
                     runtime.inbox.sweep(runtime.enqueue_drains)
                     handoff_queue.maintain(runtime)
+                    quota.maybe_sync(runtime)
                 except redis.exceptions.RedisError:
                     pass  # the main loop reports and waits out outages
                 except Exception:
