@@ -289,7 +289,9 @@ def ensure_admin(redis, username: str, password: str) -> dict | None:
 
     The bootstrap for a fresh desk (`ADMIN_USERNAME`/`ADMIN_PASSWORD` at
     start): once any admin exists it does nothing, so changing the variables
-    later never resets a password. Returns the account created, else None.
+    later never resets a password. Returns the account created, else None;
+    a username or password the desk would refuse stops the start
+    (`ConfigError` naming the variable).
     """
     agents = Agents(redis)
     if any(a["role"] == "admin" for a in agents.list()):
@@ -298,11 +300,20 @@ def ensure_admin(redis, username: str, password: str) -> dict | None:
     try:
         account = agents.create(username, password, "admin", username, "ja")
     except AccountExists:
+        existing = agents.get(username)
+        if existing is None or existing["role"] == "admin":
+            # Another process of this desk is creating it, or just has.
+            return None
         log.warning(
             "agents: ADMIN_USERNAME %s is taken by a non-admin account; "
             "no bootstrap admin created",
             username,
         )
         return None
+    except InvalidAccount as exc:
+        from config import ConfigError
+
+        variable = "ADMIN_USERNAME" if exc.field == "username" else "ADMIN_PASSWORD"
+        raise ConfigError(f"{variable}: {exc.message}") from None
     log.info("agents: bootstrap admin %s created", username)
     return account

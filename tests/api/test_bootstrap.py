@@ -2,8 +2,11 @@
 
 import logging
 
+import pytest
+
 from app import create_app
 from bot.runtime import Runtime
+from config import ConfigError
 from handoff.agents import Agents, ensure_admin
 
 BOOTSTRAP_PASSWORD = "bootstrap-pw-1"
@@ -66,3 +69,16 @@ def test_bootstrap_admin_can_log_in_to_the_api(config, server):
     )
 
     assert resp.status_code == 200
+
+
+def test_a_short_admin_password_stops_the_start_naming_the_variable(config, server):
+    with pytest.raises(ConfigError, match="ADMIN_PASSWORD"):
+        build(config, server, password="short")
+
+
+def test_a_second_process_starting_at_once_stays_quiet(config, server, caplog):
+    runtime = Runtime(config, server=server)
+    runtime.redis.sadd("tsunagi:accounts", "root")
+
+    assert ensure_admin(runtime.redis, "root", BOOTSTRAP_PASSWORD) is None
+    assert "taken" not in caplog.text
