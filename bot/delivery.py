@@ -507,6 +507,9 @@ class Delivery:
         )
         if billable and origin == "agent":
             self.budget.count_push(pipe, actor)
+        if method in (L.REPLY, L.PUSH):
+            # A message ends LINE's loading animation (handoff/typing.py).
+            pipe.delete(key("loading", chat_id))
         self.history.record_sent(
             pipe,
             chat_id,
