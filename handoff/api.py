@@ -32,7 +32,7 @@ from handoff.conversations import (
     ConversationError,
     Conversations,
 )
-from handoff.profiles import Profiles
+from store import key
 
 log = logging.getLogger(__name__)
 
@@ -116,19 +116,42 @@ def _domain(call, *args, **kwargs):
 
 def _view(conversation: dict) -> dict:
     """A conversation as the API shows it: window, profile and tags added."""
+    return _views([conversation])[0]
+
+
+def _views(conversations: list[dict]) -> list[dict]:
+    """`_view` for many conversations in one round trip to Redis."""
     runtime = _runtime()
-    queue.with_window(runtime, [conversation])
-    profile = Profiles(runtime.redis, runtime.line).get(conversation["user_id"])
-    shown = {
-        k: v
-        for k, v in conversation.items()
-        if k not in ("history_after", "history_until", "first_unanswered_at")
-    }
-    shown["display_name"] = profile["display_name"] if profile else None
-    shown["picture_url"] = profile["picture_url"] if profile else None
-    shown["language"] = profile["language"] if profile else None
-    owner = conversation["user_id"] or conversation["chat_id"]
-    shown["tags"] = _conversations().tags(owner)
+    now = runtime.delivery.clock()
+    pipe = runtime.redis.pipeline()
+    for conversation in conversations:
+        owner = conversation["user_id"] or conversation["chat_id"]
+        # The latest live token's deadline, as `TokenPool.free_until` reads it.
+        pipe.zrevrangebyscore(
+            key("tokens", conversation["chat_id"]),
+            "+inf",
+            now,
+            start=0,
+            num=1,
+            withscores=True,
+        )
+        pipe.hgetall(key("profile", owner))
+        pipe.smembers(key("tags", owner))
+    replies = pipe.execute()
+    shown = []
+    for index, conversation in enumerate(conversations):
+        window, profile, tags = replies[3 * index : 3 * index + 3]
+        view = {
+            k: v
+            for k, v in conversation.items()
+            if k not in ("history_after", "history_until", "first_unanswered_at")
+        }
+        view["free_until"] = window[0][1] if window else None
+        view["display_name"] = profile.get("display_name") or None
+        view["picture_url"] = profile.get("picture_url") or None
+        view["language"] = profile.get("language") or None
+        view["tags"] = sorted(tags)
+        shown.append(view)
     return shown
 
 
@@ -216,7 +239,7 @@ def list_conversations():
         found = []
         for one in statuses:
             found += conversations.many(conversations.ids(one, limit=limit))
-    shown = [_view(c) for c in found]
+    shown = _views(found)
     shown.sort(key=lambda c: (_STATUS_RANK[c["status"]], *_within_status(c)))
     return {"conversations": shown[:limit]}
 
