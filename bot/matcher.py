@@ -241,6 +241,7 @@ class Rulebook:
         self._matcher: Matcher | None = None
         self._checked = float("-inf")
         self._writes = 0
+        self._by_id: dict[str, dict] = {}
         self._lock = threading.Lock()
 
     def _fresh(self) -> bool:
@@ -280,13 +281,29 @@ class Rulebook:
         self._checked = self.clock()
         if self._matcher is not None and version == self._matcher.version:
             return
-        version, current = rules.snapshot()
+
         started = time.perf_counter()
-        self._matcher = Matcher(current, version)
+        changes = None
+        if self._matcher is not None:
+            changes = rules.changes_since(self._matcher.version)
+        if changes is None:
+            version, current = rules.snapshot()
+            self._by_id = {rule["id"]: rule for rule in current}
+            how = "all"
+        else:
+            version, changed = changes
+            for rule_id, rule in changed.items():
+                if rule is None:
+                    self._by_id.pop(rule_id, None)
+                else:
+                    self._by_id[rule_id] = rule
+            how = f"{len(changed)} changed"
+        self._matcher = Matcher(list(self._by_id.values()), version)
         log.info(
-            "matcher: rules version %d compiled (%d rules) in %.0f ms",
+            "matcher: rules version %d compiled (%d rules, %s read) in %.0f ms",
             version,
-            len(current),
+            len(self._by_id),
+            how,
             (time.perf_counter() - started) * 1000,
         )
 

@@ -27,19 +27,25 @@ def normalize(text: str) -> str:
     Pure and cheap; the matcher calls it once per message and once per
     pattern when rules are compiled.
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    kept = []
-    for char in folded:
-        code = ord(char)
-        if KATAKANA_FIRST <= code <= KATAKANA_LAST:
-            kept.append(chr(code - KANA_OFFSET))
-        elif char in LONG_VOWEL_MARKS:
-            continue
-        elif unicodedata.category(char)[0] in DROPPED_CATEGORIES:
-            continue
-        else:
-            kept.append(char)
-    return "".join(kept)
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    if folded.isalnum():
+        return folded  # nothing left to drop: the common case, kept fast
+    return "".join(
+        char
+        for char in folded
+        if unicodedata.category(char)[0] not in DROPPED_CATEGORIES
+    )
+
+
+def _fold_table() -> dict:
+    table = {
+        code: code - KANA_OFFSET for code in range(KATAKANA_FIRST, KATAKANA_LAST + 1)
+    }
+    table |= {ord(mark): None for mark in LONG_VOWEL_MARKS}
+    return table
+
+
+_FOLD = _fold_table()
 
 
 def width_folded(text: str) -> str:

@@ -239,3 +239,47 @@ def test_deleted_rule_stops_answering_and_fallback_takes_over(runtime):
         answers.decide(runtime, text_event(text="送料"), USER).rule_id
         == "default-fallback"
     )
+
+
+def test_process_reloads_only_changed_rules_and_sees_creates_updates_deletes(server):
+    clock = Clock(start=1000.0)
+    reader = fakeredis.FakeRedis(server=server, decode_responses=True)
+    admin = Rules(fakeredis.FakeRedis(server=server, decode_responses=True))
+    book = Rulebook(reader, clock=clock)
+    book.matcher()  # seeds the defaults and reads everything
+    apple = admin.create(rule(name="apple", patterns=["りんご"], priority=5))
+    pear = admin.create(rule(name="pear", patterns=["なし"], priority=5))
+    clock.advance(CHECK_INTERVAL)
+    assert book.matcher().match(text_event(text="なし"), None)["name"] == "pear"
+
+    admin.update(apple["id"], rule(name="apple v2", patterns=["りんご"], priority=5))
+    admin.delete(pear["id"])
+    clock.advance(CHECK_INTERVAL)
+    matcher = book.matcher()
+
+    assert matcher.match(text_event(text="りんご"), None)["name"] == "apple v2"
+    assert matcher.match(text_event(text="なし"), None)["id"] == "default-fallback"
+    assert sorted(r["id"] for r in matcher.rules) == sorted(
+        r["id"] for r in admin.all()
+    )
+
+
+def test_process_too_far_behind_the_change_log_reads_everything(server, monkeypatch):
+    from bot import rules as rules_module
+
+    monkeypatch.setattr(rules_module, "CHANGES_KEPT", 2)
+    clock = Clock(start=1000.0)
+    reader = fakeredis.FakeRedis(server=server, decode_responses=True)
+    admin = Rules(fakeredis.FakeRedis(server=server, decode_responses=True))
+    book = Rulebook(reader, clock=clock)
+    book.matcher()
+    for n in range(5):
+        admin.create(rule(name=f"r{n}", patterns=[f"語{n}"], priority=5))
+
+    assert admin.changes_since(book.matcher().version) is None
+    clock.advance(CHECK_INTERVAL)
+    matcher = book.matcher()
+
+    assert [
+        matcher.match(text_event(text=f"語{n}"), None)["name"] for n in range(5)
+    ] == [f"r{n}" for n in range(5)]
