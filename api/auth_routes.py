@@ -114,6 +114,19 @@ def me():
     return jsonify(g.account)
 
 
+def _check_current_password(username: str, password) -> None:
+    """422 unless `password` is the caller's; counted by the login throttle,
+    so a borrowed session cannot be used to guess the password."""
+    try:
+        login(username, password)
+    except ApiError as exc:
+        if exc.status == 429:
+            raise
+        raise ApiError(
+            422, "invalid", "current_password is wrong", "current_password"
+        ) from None
+
+
 @bp.patch("/auth/me")
 @doc(
     "Change the caller's display name, language or password",
@@ -134,10 +147,7 @@ def update_me():
     try:
         if "password" in body:
             check_password(password)
-            if store.authenticate(username, body.get("current_password")) is None:
-                raise ApiError(
-                    422, "invalid", "current_password is wrong", "current_password"
-                )
+            _check_current_password(username, body.get("current_password"))
         account = store.update(
             username,
             display_name=body.get("display_name"),

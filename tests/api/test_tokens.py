@@ -152,3 +152,15 @@ def test_revoking_needs_a_bearer_token(client, accounts):
     resp = client.delete("/api/v1/auth/token")
 
     assert resp.status_code == 401
+
+
+def test_guessing_the_current_password_is_throttled_like_logins(client, accounts):
+    token = token_for(client, "aiko", AGENT_PASSWORD)
+    guess = {"password": "another-password", "current_password": "a-guess-0000"}
+    for _ in range(5):
+        resp = client.patch("/api/v1/auth/me", json=guess, headers=bearer(token))
+        assert resp.status_code == 422
+
+    resp = client.patch("/api/v1/auth/me", json=guess, headers=bearer(token))
+
+    assert resp.status_code == 429
