@@ -14,6 +14,9 @@ PUBLIC = {
     ("/login", "POST"),
     ("/api/v1/auth/token", "POST"),
     ("/api/v1/openapi.json", "GET"),
+    # The login page's language switch (the panel's; it changes no account
+    # unless one is logged in, and needs the CSRF token like any form).
+    ("/language", "POST"),
 }
 _ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
