@@ -473,9 +473,9 @@ def send_messages(conversation_id):
     conversation = _domain(conversations.require, conversation_id)
     if conversation["status"] == CLOSED:
         raise ApiError(409, "closed", "the conversation is closed")
-    if not admin and (
-        conversation["status"] != ASSIGNED or conversation["assignee"] != username
-    ):
+    if not admin and conversation["status"] != ASSIGNED:
+        raise ApiError(403, "not_assignee", "claim the conversation before answering")
+    if not admin and conversation["assignee"] != username:
         raise ApiError(403, "not_assignee", "only the assignee or an admin may answer")
     chat_id = conversation["chat_id"]
     if if_expired == "ask" and _no_push(runtime, username):

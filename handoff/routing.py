@@ -74,7 +74,11 @@ def route(runtime, chat_id: str, event: dict, answer):
         conversations.close_open(chat_id, kind)
         return answer
 
-    user_id = (event.get("source") or {}).get("userId")
+    source = event.get("source") or {}
+    if not (source.get("userId") or source.get("groupId") or source.get("roomId")):
+        # Module events and the like: nobody to talk with.
+        return answer
+    user_id = source.get("userId")
     conversation = conversations.ensure_open(
         chat_id, user_id, history_after=_entry_before_last(runtime, chat_id)
     )

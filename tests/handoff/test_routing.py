@@ -239,3 +239,9 @@ def test_a_handoff_event_handled_again_after_a_crash_is_still_acknowledged_once(
     replies = desk.line.replies()
     assert len(replies) == 1
     assert replies[0][1] == "rt-crash"
+
+
+def test_events_without_a_chat_open_no_conversation(desk, runtime):
+    routing.route(runtime, "_channel", {"type": "activated", "chatControl": {}}, None)
+
+    assert Conversations(runtime.redis).ids("bot") == []
