@@ -20,7 +20,6 @@ from handoff.agents import (
     AccountExists,
     Agents,
     InvalidAccount,
-    UnknownAccount,
 )
 
 log = logging.getLogger(__name__)
@@ -93,18 +92,42 @@ def list_():
 @click.argument("username")
 def disable(username):
     """Disable an account; its sessions and tokens end."""
-    try:
-        _agents().disable(username)
-    except UnknownAccount:
+    store = _agents()
+    account = store.get(username)
+    if account is None:
         _fail(f"no account named {username!r}")
-    audit(
-        ACTOR,
-        "agent.disable",
-        username,
-        before={"active": True},
-        after={"active": False},
-    )
+    if store.active_admins() == [username]:
+        _fail(f"{username} is the last active admin; create another admin first")
+    store.disable(username)
+    if account["active"]:
+        audit(
+            ACTOR,
+            "agent.disable",
+            username,
+            before={"active": True},
+            after={"active": False},
+        )
     click.echo(f"disabled {username}")
+
+
+@agents_cli.command("enable")
+@click.argument("username")
+def enable(username):
+    """Enable a disabled account again."""
+    store = _agents()
+    account = store.get(username)
+    if account is None:
+        _fail(f"no account named {username!r}")
+    if not account["active"]:
+        store.update(username, active=True)
+        audit(
+            ACTOR,
+            "agent.update",
+            username,
+            before={"active": False},
+            after={"active": True},
+        )
+    click.echo(f"enabled {username}")
 
 
 @agents_cli.command("reset-password")

@@ -109,3 +109,20 @@ def test_cli_changes_are_audited_as_cli(cli, accounts, client, admin):
 
     assert entry["actor"] == "cli"
     assert entry["target"] == "aiko"
+
+
+def test_the_last_active_admin_cannot_be_disabled(cli, accounts):
+    result = cli.invoke(args=["agents", "disable", "boss"])
+
+    assert result.exit_code != 0
+    assert "last active admin" in result.output
+    assert accounts.get("boss")["active"] is True
+
+
+def test_enable_lets_a_disabled_account_log_in_again(cli, accounts):
+    cli.invoke(args=["agents", "disable", "aiko"])
+
+    result = cli.invoke(args=["agents", "enable", "aiko"])
+
+    assert result.exit_code == 0
+    assert accounts.authenticate("aiko", "agent-password-1")
