@@ -9,6 +9,7 @@ Pages outside /api keep Flask's HTML errors.
 import logging
 
 from flask import jsonify, request
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from api import bp
@@ -99,6 +100,16 @@ def _unexpected(exc):
     # as a too large body); routing errors (404, 405) go to the app's handler.
     if isinstance(exc, HTTPException):
         return _from_http(exc).response()
+    if isinstance(exc, RedisError):
+        log.error(
+            "api: Redis unreachable on %s %s: %s", request.method, request.path, exc
+        )
+        return ApiError(
+            503,
+            "unavailable",
+            "storage is unavailable; try again shortly",
+            headers={"Retry-After": "5"},
+        ).response()
     log.error(
         "api: unexpected error on %s %s", request.method, request.path, exc_info=exc
     )

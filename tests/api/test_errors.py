@@ -137,3 +137,17 @@ def test_api_answers_are_not_cached_and_pages_cannot_be_framed(client, accounts)
     assert token.headers["Cache-Control"] == "no-store"
     assert page.headers["X-Frame-Options"] == "DENY"
     assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_503_when_redis_is_unreachable(client, admin, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("connection refused")
+
+    monkeypatch.setattr(api.audit_routes, "entries", down)
+
+    resp = client.get("/api/v1/audit", headers=admin)
+
+    assert_json_error(resp, 503, "unavailable")
+    assert resp.headers["Retry-After"]
