@@ -71,10 +71,10 @@ def decide(runtime, event: dict, chat_id: str):
     one_to_one = (event.get("source") or {}).get("type") == "user"
     matcher = rulebook(runtime.redis).matcher()
     rule = matcher.match(event, now_utc(), fallback=one_to_one)
-    if event.get("type") == "message" or event.get("type") == "postback":
-        streak = _count_fallbacks(runtime.redis, chat_id, rule)
-    else:
-        streak = 0
+    streak = 0
+    if event.get("type") in ("message", "postback"):
+        event_id = event.get("webhookEventId")
+        streak = _count_fallbacks(runtime.redis, chat_id, rule, event_id)
     if rule is None:
         return None
 
@@ -101,16 +101,25 @@ def preview(runtime, event: dict, now=None) -> tuple[dict | None, list]:
     return rule, render(rule["reply"], lambda: DISPLAY_NAME_FALLBACK)
 
 
-def _count_fallbacks(redis_client, chat_id: str, rule) -> int:
-    """The chat's run of fallback answers, this one included (0 when broken)."""
+def _count_fallbacks(redis_client, chat_id: str, rule, event_id) -> int:
+    """The chat's run of fallback answers, this one included (0 when broken).
+
+    An event handled again (a worker died after deciding) is not counted
+    twice: the last counted event's id is kept beside the count.
+    """
     streak_key = key("fallbacks", chat_id)
-    if rule is not None and rule["match"]["kind"] == "fallback":
-        pipe = redis_client.pipeline()
-        pipe.incr(streak_key)
-        pipe.expire(streak_key, FALLBACK_STREAK_TTL)
-        return pipe.execute()[0]
-    redis_client.delete(streak_key)
-    return 0
+    if rule is None or rule["match"]["kind"] != "fallback":
+        redis_client.delete(streak_key)
+        return 0
+    last_key = key("fallbacks", chat_id, "event")
+    if event_id:
+        last = redis_client.set(last_key, event_id, ex=FALLBACK_STREAK_TTL, get=True)
+        if last == event_id:
+            return int(redis_client.get(streak_key) or 0)
+    pipe = redis_client.pipeline()
+    pipe.incr(streak_key)
+    pipe.expire(streak_key, FALLBACK_STREAK_TTL)
+    return pipe.execute()[0]
 
 
 def offer_person(messages: list) -> list:

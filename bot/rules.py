@@ -262,11 +262,17 @@ def _validate_tags(tags, field) -> tuple[list, list[dict]]:
         return [], [_error(field, f"must hold at most {MAX_TAGS} tags")]
     errors = []
     for index, tag in enumerate(tags):
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG:
+        # The rule hand-off applies to user tags (handoff.conversations.clean_tag).
+        tag = tag.strip() if isinstance(tag, str) else ""
+        if not tag or len(tag) > MAX_TAG or not tag.isprintable():
             errors.append(
-                _error(f"{field}[{index}]", f"must be a string of 1 to {MAX_TAG} chars")
+                _error(
+                    f"{field}[{index}]",
+                    f"must be 1 to {MAX_TAG} printable characters",
+                )
             )
-    return [tag.strip() for tag in tags] if not errors else [], errors
+    cleaned = list(dict.fromkeys(tag.strip() for tag in tags)) if not errors else []
+    return cleaned, errors
 
 
 def _is_int(value) -> bool:

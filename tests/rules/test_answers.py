@@ -113,6 +113,17 @@ def test_a_matched_message_breaks_the_fallback_run(client, fake_line):
     assert "action=handoff" not in quick_reply_data(third)
 
 
+def test_an_event_handled_again_is_not_counted_twice(runtime):
+    event = text_event(text="ぽぽぽ")
+
+    answers.decide(runtime, event, USER)
+    again = answers.decide(runtime, event, USER)
+
+    assert "action=handoff" not in quick_reply_data(again.messages)
+    second = answers.decide(runtime, text_event(text="ぱぱぱ"), USER)
+    assert "action=handoff" in quick_reply_data(second.messages)
+
+
 def test_fallback_threshold_is_a_setting(runtime):
     update_settings(runtime.redis, {"fallbacks_before_offer": 1})
 

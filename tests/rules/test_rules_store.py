@@ -77,6 +77,8 @@ def test_issue_example_body_is_valid_and_gets_defaults():
         ({"schedule": {"times": ["late"]}}, "schedule.times[0]"),
         ({"tags": "vip"}, "tags"),
         ({"tags": ["ok", ""]}, "tags[1]"),
+        ({"tags": ["ok", "a\nb"]}, "tags[1]"),
+        ({"tags": ["x" * 51]}, "tags[0]"),
         ({"pattern": "typo"}, "pattern"),
     ],
 )
