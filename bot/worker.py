@@ -20,6 +20,7 @@ from rq.timeouts import TimerDeathPenalty
 from bot import quota
 from bot.runtime import QUEUE_NAME, Runtime, get_runtime, set_runtime
 from handoff import queue as handoff_queue
+from handoff import tap
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Worker(SimpleWorker):
                     runtime.inbox.sweep(runtime.enqueue_drains)
                     handoff_queue.maintain(runtime)
                     quota.maybe_sync(runtime)
+                    tap.upkeep(runtime)
                 except redis.exceptions.RedisError:
                     pass  # the main loop reports and waits out outages
                 except Exception:

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from bot.answers import Answer
 from bot.history import summarize_event
 from bot.ledger import TOKEN_EXPIRED
-from handoff import hours, queue, settings
+from handoff import hours, queue, settings, tap
 from handoff.conversations import BOT, CLOSED, Conversations
 from handoff.profiles import Profiles
 from store import key
@@ -105,7 +105,8 @@ def route(runtime, chat_id: str, event: dict, answer):
     if not retried:
         conversations.handoff(conversation["id"], reason, event_id)
     now = runtime.delivery.clock()
-    messages = acknowledgement(runtime, answer, now)
+    # The button lets the user fetch the agent's answer free (handoff/tap.py).
+    messages = tap.with_button(acknowledgement(runtime, answer, now))
     if _defer(runtime, conversation["id"], chat_id, messages, now):
         return None
     return Answer(

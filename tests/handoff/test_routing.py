@@ -1,7 +1,7 @@
 """The bot and people take turns: hand-off, silence while people answer, close."""
 
 from bot.answers import Answer
-from handoff import routing
+from handoff import routing, tap
 from handoff.conversations import Conversations
 from tests.handoff.conftest import USER
 from tests.helpers import text_event
@@ -45,7 +45,9 @@ def test_rule_with_handoff_acknowledges_in_the_rule_own_words(desk, runtime):
 
     routed = routing.route(runtime, USER, event, answer)
 
-    assert routed.messages == [{"type": "text", "text": "A person will take over."}]
+    assert routed.messages == tap.with_button(
+        [{"type": "text", "text": "A person will take over."}]
+    )
     assert routed.handoff is True
     assert desk.conversation()["status"] == "queued"
 

@@ -1,0 +1,180 @@
+"""Tap to receive: a lapsing token buys a button that brings a fresh one."""
+
+from handoff import tap
+from tests.economics.conftest import USER
+
+TEXT = {"type": "text", "text": "Your parcel left this morning."}
+
+
+def _assigned(desk, who="aiko"):
+    desk.postback()
+    conversation_id = desk.conversation()["id"]
+    response = desk.api("post", f"/conversations/{conversation_id}/claim", who)
+    assert response.status_code == 200
+    return conversation_id
+
+
+def _answer(desk, conversation_id, if_expired="hold", messages=None):
+    response = desk.api(
+        "post",
+        f"/conversations/{conversation_id}/messages",
+        "aiko",
+        json={"messages": messages or [TEXT], "if_expired": if_expired},
+    )
+    assert response.status_code == 200
+    return response.json
+
+
+def _has_button(message):
+    items = (message.get("quickReply") or {}).get("items", [])
+    return any(item["action"].get("data") == tap.TAP_DATA for item in items)
+
+
+def _taps(desk):
+    return [c for c in desk.line.replies() if c[2][-1].get("text") == tap.TAP_TEXT]
+
+
+def test_the_handoff_acknowledgement_carries_the_button(desk):
+    desk.postback()
+
+    kind, _token, messages = desk.line.calls[-1]
+
+    assert kind == "reply"
+    assert _has_button(messages[-1])
+    assert messages[-1]["quickReply"]["items"][-1] == tap.TAP_BUTTON
+
+
+def test_the_buttons_label_fits_lines_twenty_characters():
+    assert len(tap.TAP_BUTTON["action"]["label"]) <= 20
+
+
+def test_a_waiting_users_lapsing_token_is_spent_on_the_button_once(desk):
+    _assigned(desk)
+    desk.say("still there?")
+    ttl = desk.runtime.config.line_reply_token_ttl
+
+    desk.clock.advance(ttl - 11)
+    early = tap.upkeep(desk.runtime)
+    desk.clock.advance(2)
+    due = tap.upkeep(desk.runtime)
+    again = tap.upkeep(desk.runtime)
+
+    assert (early["offered"], due["offered"], again["offered"]) == (0, 1, 0)
+    [(_kind, _token, messages)] = _taps(desk)
+    assert _has_button(messages[-1])
+    assert desk.line.pushes() == []
+
+
+def test_each_new_token_may_be_spent_once_on_its_own_lapse(desk):
+    _assigned(desk)
+    ttl = desk.runtime.config.line_reply_token_ttl
+    for _ in range(2):
+        desk.say("hello?")
+        desk.clock.advance(ttl - 5)
+        tap.upkeep(desk.runtime)
+        tap.upkeep(desk.runtime)
+        desk.clock.advance(10)
+
+    assert len(_taps(desk)) == 2
+
+
+def test_no_token_is_spent_when_no_answer_is_awaited(desk):
+    conversation_id = _assigned(desk)
+    desk.say("one")
+    desk.say("two")
+    _answer(desk, conversation_id)  # takes the older token; the newer stays
+    assert desk.runtime.delivery.tokens.live(USER)
+
+    desk.clock.advance(desk.runtime.config.line_reply_token_ttl - 5)
+    done = tap.upkeep(desk.runtime)
+
+    assert done["offered"] == 0
+    assert _taps(desk) == []
+
+
+def test_no_token_is_spent_in_a_conversation_the_bot_answers(desk):
+    desk.say("hello")
+    ttl = desk.runtime.config.line_reply_token_ttl
+    desk.runtime.delivery.tokens.add(USER, desk.line.issue("rt-x"), desk.clock() + ttl)
+    desk.clock.advance(desk.runtime.config.line_reply_token_ttl - 5)
+
+    assert tap.upkeep(desk.runtime)["offered"] == 0
+
+
+def test_the_tap_delivers_held_answers_first_through_its_fresh_token(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    assert _answer(desk, conversation_id)["delivery"] == "held"
+
+    desk.postback(tap.TAP_DATA)
+
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply" and messages == [TEXT]
+    assert desk.runtime.delivery.held(USER) == []
+    assert desk.line.pushes() == []
+
+
+def test_a_tap_with_nothing_held_keeps_its_token_for_the_agent(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    calls = len(desk.line.calls)
+
+    desk.postback(tap.TAP_DATA)
+    answer = _answer(desk, conversation_id, if_expired="push")
+
+    assert len(desk.line.calls) == calls + 1
+    assert answer["delivery"] == "reply"
+
+
+def test_lead_zero_switches_the_offer_off(desk):
+    desk.api("put", "/settings", "boss", json={"tap_lead_seconds": 0})
+    _assigned(desk)
+    desk.say("still there?")
+    desk.clock.advance(desk.runtime.config.line_reply_token_ttl - 5)
+
+    assert tap.upkeep(desk.runtime)["offered"] == 0
+
+
+def test_answers_held_too_long_go_out_as_one_bundled_push(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _answer(desk, conversation_id)
+    _answer(
+        desk, conversation_id, messages=[{"type": "text", "text": "Anything else?"}]
+    )
+
+    desk.clock.advance(29 * 60)
+    early = tap.upkeep(desk.runtime)
+    desk.clock.advance(2 * 60)
+    late = tap.upkeep(desk.runtime)
+
+    assert (early["released"], late["released"]) == (0, 1)
+    [push] = desk.line.pushes()
+    assert [m["text"] for m in push[2]] == [TEXT["text"], "Anything else?"]
+    assert desk.runtime.delivery.held(USER) == []
+    [entry] = desk.runtime.delivery.ledger.entries(method="push")
+    assert entry["reason"] == "held_expired" and entry["billable"] == 1
+
+
+def test_keep_holding_leaves_old_answers_for_the_users_next_message(desk):
+    desk.api("put", "/settings", "boss", json={"held_after_wait": "keep"})
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _answer(desk, conversation_id)
+    desk.clock.advance(60 * 60)
+
+    assert tap.upkeep(desk.runtime)["released"] == 0
+    assert desk.line.pushes() == []
+    assert len(desk.runtime.delivery.held(USER)) == 1
+
+
+def test_free_only_keeps_old_answers_held(desk):
+    desk.api("put", "/settings", "boss", json={"free_only": True})
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _answer(desk, conversation_id, if_expired="push")
+    desk.clock.advance(60 * 60)
+
+    assert tap.upkeep(desk.runtime)["released"] == 0
+    assert desk.line.pushes() == []
+    assert len(desk.runtime.delivery.held(USER)) == 1
