@@ -1,24 +1,37 @@
-"""The panel's pages: login, logout and the inbox shell.
+"""The panel's pages: login, logout, the inbox and the admin console.
 
 Pages use the same accounts and session as the API (`api.auth`). Every
-page except /login needs a login (anonymous visitors are sent to /login);
-every form post must carry the session's CSRF token.
+page except /login and the language switch needs a login (anonymous visitors
+are sent to /login); admin pages need the admin role; every form post must
+carry the session's CSRF token. Pages are shells: their scripts fill them
+from /api/v1 with the same session (and the CSRF header), so the panel does
+nothing the API would refuse.
+
+Words come from Flask-Babel catalogues (`agents_ui/translations`) in the
+account's language, else the one chosen on the login page, else the
+browser's Accept-Language, else Japanese.
 """
 
 import logging
+from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
 
+from agents_ui import quota, words
 from api import auth
 from api.audit import audit
 from api.errors import ApiError
@@ -27,55 +40,55 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("panel", __name__)
 
-
-#: The shell's words in the panel's two languages (the panel issue moves
-#: these to Flask-Babel catalogues with the rest of the panel).
-WORDS = {
-    "ja": {
-        "log_in": "ログイン",
-        "log_out": "ログアウト",
-        "username": "ユーザー名",
-        "password": "パスワード",
-        "inbox": "受信箱",
-        "inbox_empty": "対応待ちの会話はありません。",
-        "agent": "担当者",
-        "admin": "管理者",
-        "invalid_credentials": "ユーザー名またはパスワードが違います。",
-        "too_many_requests": (
-            "ログインの失敗が続いています。{wait} 秒後にもう一度お試しください。"
-        ),
-    },
-    "en": {
-        "log_in": "Log in",
-        "log_out": "Log out",
-        "username": "Username",
-        "password": "Password",
-        "inbox": "Inbox",
-        "inbox_empty": "No conversations are waiting.",
-        "agent": "Agent",
-        "admin": "Admin",
-        "invalid_credentials": "Wrong username or password.",
-        "too_many_requests": "Too many failed logins. Try again in {wait} seconds.",
-    },
-}
+LANGUAGES = ("ja", "en")
+DEFAULT_LANGUAGE = "ja"
+#: Remembers the language chosen on the login page (before there is an account).
+LANGUAGE_COOKIE = "tsunagi_lang"
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+TYPING_RULE = "/api/v1/conversations/<conversation_id>/typing"
 
 
-def language() -> str:
-    """The account's language, else the browser's choice of ja/en, else ja."""
-    account = _account()
-    if account:
+def choose_language() -> str:
+    """The account's language, else the cookie's, else the browser's, else ja."""
+    account = _account() if request else None
+    if account and account.get("language") in LANGUAGES:
         return account["language"]
-    return request.accept_languages.best_match(list(WORDS)) or "ja"
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+@bp.record_once
+def _setup(state) -> None:
+    """Flask-Babel for the whole app, once, when the panel is registered."""
+    app = state.app
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    Babel(app, locale_selector=choose_language)
+
+
+@bp.app_template_filter("panel_time")
+def _panel_time(epoch) -> str:
+    """Epoch seconds as the desk's local date and time (Asia/Tokyo by default)."""
+    zone = current_app.extensions["tsunagi"].delivery.ledger.zone
+    return datetime.fromtimestamp(float(epoch), zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _typing_enabled() -> bool:
+    """True when the API can start LINE's loading animation for an agent."""
+    return any(rule.rule == TYPING_RULE for rule in current_app.url_map.iter_rules())
 
 
 @bp.app_context_processor
 def _template_globals():
-    lang = language()
     return {
         "csrf_token": auth.csrf_token,
         "current_account": _account,
-        "lang": lang,
-        "t": lambda word, **values: WORDS[lang][word].format(**values),
+        "lang": str(get_locale() or DEFAULT_LANGUAGE),
+        "panel_words": words.for_script,
+        "typing_enabled": _typing_enabled,
+        "server_now": lambda: current_app.extensions["tsunagi"].delivery.clock(),
     }
 
 
@@ -149,9 +162,13 @@ def login():
         account = auth.login(username, request.form.get("password", ""))
     except ApiError as exc:
         status = 429 if exc.status == 429 else 401
-        words = WORDS[language()]
-        wait = exc.headers.get("Retry-After", "")
-        error = words.get(exc.code, words["invalid_credentials"]).format(wait=wait)
+        if status == 429:
+            wait = exc.headers.get("Retry-After", "")
+            error = _(
+                "Too many failed logins. Try again in %(wait)s seconds.", wait=wait
+            )
+        else:
+            error = _("Wrong username or password.")
         return (
             render_template(
                 "login.html", next=next_url, error=error, username=username
@@ -180,8 +197,125 @@ def logout():
     return redirect(url_for("panel.login"))
 
 
+@bp.post("/language")
+@auth.public
+def set_language():
+    """Switch the panel's language: for the account when logged in (as
+    `PATCH /api/v1/auth/me` would), and in a cookie for the login page."""
+    chosen = request.form.get("language")
+    if chosen not in LANGUAGES:
+        abort(400, "language must be ja or en")
+    account = _account()
+    if account and account["language"] != chosen:
+        auth.agents().update(account["username"], language=chosen)
+        audit(
+            account["username"],
+            "agent.update",
+            account["username"],
+            before={"language": account["language"]},
+            after={"language": chosen},
+        )
+    response = make_response(redirect(_safe_next(request.form.get("next"))))
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        chosen,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=request.is_secure,
+    )
+    return response
+
+
 @bp.get("/")
 @login_required()
 def inbox():
-    """The inbox (its conversations are filled in by the panel's script)."""
-    return render_template("inbox.html")
+    """The inbox: tabs, the open conversation, its profile and the composer
+    (all filled in by `static/js/inbox.js` from the API and the event stream)."""
+    return render_template("inbox.html", conversation_id="", colleagues=_colleagues())
+
+
+@bp.get("/conversations/<conversation_id>")
+@login_required()
+def conversation(conversation_id):
+    """The inbox with one conversation open (a link an agent can share)."""
+    return render_template(
+        "inbox.html", conversation_id=conversation_id, colleagues=_colleagues()
+    )
+
+
+def _colleagues() -> list[dict]:
+    """Active accounts an agent may transfer a conversation to."""
+    return [
+        {"username": a["username"], "display_name": a["display_name"]}
+        for a in auth.agents().list()
+        if a["active"]
+    ]
+
+
+# -- the admin console ----------------------------------------------------------
+
+
+@bp.get("/admin/")
+@login_required("admin")
+def admin_home():
+    return redirect(url_for("panel.admin_rules"))
+
+
+@bp.get("/admin/rules")
+@login_required("admin")
+def admin_rules():
+    """Rules with search, enable toggle and priority, and the live tester."""
+    return render_template("admin/rules.html", section="rules")
+
+
+@bp.get("/admin/rules/new")
+@login_required("admin")
+def admin_rule_new():
+    return render_template("admin/rule_edit.html", section="rules", rule_id="")
+
+
+@bp.get("/admin/rules/<rule_id>")
+@login_required("admin")
+def admin_rule_edit(rule_id):
+    """The edit form: match, schedule and replies, a JSON editor and a preview."""
+    return render_template("admin/rule_edit.html", section="rules", rule_id=rule_id)
+
+
+@bp.get("/admin/agents")
+@login_required("admin")
+def admin_agents():
+    return render_template("admin/agents.html", section="agents")
+
+
+@bp.get("/admin/canned")
+@login_required("admin")
+def admin_canned():
+    return render_template("admin/canned.html", section="canned")
+
+
+@bp.get("/admin/settings")
+@login_required("admin")
+def admin_settings():
+    """Business hours, delivery policy, budget and every other setting."""
+    return render_template("admin/settings.html", section="settings")
+
+
+@bp.get("/admin/audit")
+@login_required("admin")
+def admin_audit():
+    return render_template("admin/audit.html", section="audit")
+
+
+@bp.get("/admin/quota")
+@login_required("admin")
+def admin_quota():
+    """This month per day (an inline SVG chart), the forecast and the ledger.
+
+    Drawn on the server from the ledger's counters, so it needs no script.
+    """
+    runtime = current_app.extensions["tsunagi"]
+    reason = request.args.get("reason") or None
+    before = request.args.get("before") or None
+    report = quota.report(runtime, reason=reason, before=before)
+    return render_template("admin/quota.html", section="quota", report=report)

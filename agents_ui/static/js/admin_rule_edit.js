@@ -1,0 +1,149 @@
+// Admin: one rule's form (match, schedule, replies), the whole rule as JSON
+// for power users, and a preview of the reply bubbles as the user sees them.
+
+import { api, el, notify, t } from "./api.js";
+import { bubbles } from "./line.js";
+
+const $ = (id) => document.getElementById(id);
+const ruleId = document.getElementById("rule-editor").dataset.rule;
+const KINDS = ["exact", "contains", "regex", "postback", "event", "fallback"];
+let loaded = null;
+
+const list = (text) =>
+  text.split(",").map((part) => part.trim()).filter(Boolean);
+
+function fill(rule) {
+  const match = rule.match || {};
+  const schedule = rule.schedule || {};
+  $("f-id").value = rule.id || "";
+  $("f-id").disabled = Boolean(ruleId);
+  $("f-name").value = rule.name || "";
+  $("f-priority").value = rule.priority ?? 100;
+  $("f-enabled").checked = rule.enabled !== false;
+  $("f-handoff").checked = Boolean(rule.handoff);
+  $("f-kind").value = match.kind || "contains";
+  $("f-patterns").value = (match.patterns || []).join("\n");
+  $("f-events").value = (match.events || []).join(", ");
+  $("f-weekdays").value = (schedule.weekdays || []).join(", ");
+  $("f-times").value = (schedule.times || []).join(", ");
+  $("f-timezone").value = schedule.timezone || "Asia/Tokyo";
+  $("f-tags").value = (rule.tags || []).join(", ");
+  $("f-reply").value = JSON.stringify(rule.reply || [{ type: "text", text: "" }], null, 2);
+  $("f-json").value = JSON.stringify(rule, null, 2);
+  preview();
+}
+
+/** The rule the form describes; throws with a message when the JSON is bad. */
+function collect() {
+  let reply;
+  try {
+    reply = JSON.parse($("f-reply").value);
+  } catch (error) {
+    throw new Error(t("Replies: the JSON is not valid ({detail}).", { detail: error.message }));
+  }
+  const kind = $("f-kind").value;
+  const match = { kind };
+  const patterns = $("f-patterns").value.split("\n").map((p) => p.trim()).filter(Boolean);
+  if (kind !== "fallback" && kind !== "event") match.patterns = patterns;
+  if (kind === "event") match.events = list($("f-events").value);
+  if (loaded && loaded.match && kind === "postback" && "prefix" in loaded.match) {
+    match.prefix = loaded.match.prefix;
+  }
+  const weekdays = list($("f-weekdays").value);
+  const times = list($("f-times").value);
+  const rule = {
+    ...(loaded || {}),
+    name: $("f-name").value,
+    priority: Number($("f-priority").value),
+    enabled: $("f-enabled").checked,
+    handoff: $("f-handoff").checked,
+    match,
+    reply,
+    tags: list($("f-tags").value),
+    schedule:
+      weekdays.length || times.length
+        ? { timezone: $("f-timezone").value || "Asia/Tokyo", ...(weekdays.length ? { weekdays } : {}), ...(times.length ? { times } : {}) }
+        : null,
+  };
+  if (!ruleId && $("f-id").value.trim()) rule.id = $("f-id").value.trim();
+  return rule;
+}
+
+function preview() {
+  const box = $("preview");
+  try {
+    const reply = JSON.parse($("f-reply").value || "[]");
+    box.replaceChildren(...bubbles(Array.isArray(reply) ? reply : [reply]));
+  } catch (error) {
+    box.replaceChildren(el("p", { class: "error" }, t("The JSON is not valid yet.")));
+  }
+}
+
+function showErrors(errors) {
+  $("errors").replaceChildren(...errors.map((e) => el("li", {}, e.field ? `${e.field}: ${e.message}` : e.message)));
+}
+
+async function save(event) {
+  event.preventDefault();
+  let rule;
+  try {
+    rule = collect();
+  } catch (error) {
+    showErrors([{ message: error.message }]);
+    return;
+  }
+  try {
+    const saved = ruleId
+      ? await api("PUT", `/rules/${encodeURIComponent(ruleId)}`, rule)
+      : await api("POST", "/rules", rule);
+    showErrors([]);
+    notify(t("Saved."));
+    if (!ruleId) {
+      window.location.assign(`/admin/rules/${encodeURIComponent(saved.id)}`);
+      return;
+    }
+    loaded = saved;
+    fill(saved);
+  } catch (error) {
+    showErrors(error.errors.length ? error.errors : [{ field: error.field, message: error.message }]);
+  }
+}
+
+$("f-kind").replaceChildren(...KINDS.map((kind) => el("option", { value: kind }, t(kind))));
+$("f-reply").addEventListener("input", preview);
+$("rule-form").addEventListener("submit", save);
+$("from-json").addEventListener("click", () => {
+  try {
+    const rule = JSON.parse($("f-json").value);
+    loaded = ruleId ? { ...rule, id: ruleId } : rule;
+    fill(loaded);
+    showErrors([]);
+  } catch (error) {
+    showErrors([{ message: t("The JSON is not valid ({detail}).", { detail: error.message }) }]);
+  }
+});
+$("delete").addEventListener("click", async () => {
+  if (!window.confirm(t("Delete this rule?"))) return;
+  try {
+    await api("DELETE", `/rules/${encodeURIComponent(ruleId)}`);
+    window.location.assign("/admin/rules");
+  } catch (error) {
+    notify(error.message, "error");
+  }
+});
+
+async function start() {
+  if (!ruleId) {
+    fill({ priority: 100, enabled: true, match: { kind: "contains", patterns: [] }, reply: [{ type: "text", text: "" }] });
+    return;
+  }
+  try {
+    loaded = await api("GET", `/rules/${encodeURIComponent(ruleId)}`);
+    $("delete").hidden = false;
+    fill(loaded);
+  } catch (error) {
+    showErrors([{ message: error.message }]);
+  }
+}
+
+start();

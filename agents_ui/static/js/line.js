@@ -1,0 +1,159 @@
+// LINE message objects drawn the way a phone shows them: text bubbles,
+// stickers, images, quick-reply chips under the last bubble, and Flex or
+// template messages as a simple card. Every string goes in as text.
+
+import { el, t } from "./api.js";
+
+// LINE's sticker images cannot be fetched offline, so known stickers show an
+// emoji; others show their ids.
+export const STICKERS = [
+  { packageId: "11537", stickerId: "52002734", emoji: "😄", name: "Happy" },
+  { packageId: "11537", stickerId: "52002735", emoji: "👍", name: "OK" },
+  { packageId: "11537", stickerId: "52002736", emoji: "🙏", name: "Thanks" },
+  { packageId: "11537", stickerId: "52002739", emoji: "😢", name: "Sad" },
+  { packageId: "11537", stickerId: "52002740", emoji: "😮", name: "Surprised" },
+  { packageId: "11537", stickerId: "52002744", emoji: "❤️", name: "Love" },
+  { packageId: "11537", stickerId: "52002750", emoji: "🙇", name: "Sorry" },
+];
+
+function stickerFace(packageId, stickerId) {
+  const known = STICKERS.find(
+    (s) => s.packageId === String(packageId) && s.stickerId === String(stickerId),
+  );
+  return known ? known.emoji : "🧸";
+}
+
+function isWebUrl(value) {
+  return typeof value === "string" && /^https?:\/\//i.test(value);
+}
+
+/** Every `text` of a Flex component tree, in reading order. */
+function flexTexts(node, out = []) {
+  if (!node || typeof node !== "object" || out.length > 40) return out;
+  if (node.type === "text" && typeof node.text === "string") out.push(node);
+  if (node.type === "button" && node.action && node.action.label) {
+    out.push({ button: node.action.label });
+  }
+  for (const part of ["header", "hero", "body", "footer"]) flexTexts(node[part], out);
+  for (const child of node.contents || []) flexTexts(child, out);
+  return out;
+}
+
+function flexCard(message) {
+  const contents = message.contents || {};
+  const bubbles = contents.type === "carousel" ? contents.contents || [] : [contents];
+  return el(
+    "div",
+    { class: "flex-set" },
+    bubbles.slice(0, 12).map((bubble) => {
+      const card = el("div", { class: "flex-card" });
+      const hero = bubble.hero;
+      if (hero && hero.type === "image" && isWebUrl(hero.url)) {
+        card.append(el("img", { class: "hero", src: hero.url, alt: "", loading: "lazy" }));
+      }
+      for (const item of flexTexts({ header: bubble.header, body: bubble.body, footer: bubble.footer })) {
+        if (item.button) card.append(el("span", { class: "flex-button" }, item.button));
+        else card.append(el("p", { class: item.weight === "bold" ? "bold" : null }, item.text));
+      }
+      if (!card.childNodes.length) card.append(el("p", {}, message.altText || ""));
+      return card;
+    }),
+  );
+}
+
+function templateCard(message) {
+  const template = message.template || {};
+  const columns = template.columns || [template];
+  return el(
+    "div",
+    { class: "flex-set" },
+    columns.map((column) =>
+      el(
+        "div",
+        { class: "flex-card" },
+        column.title ? el("p", { class: "bold" }, column.title) : null,
+        el("p", {}, column.text || message.altText || ""),
+        (column.actions || []).map((action) =>
+          el("span", { class: "flex-button" }, action.label || action.type),
+        ),
+      ),
+    ),
+  );
+}
+
+/** One LINE message object as a bubble element. */
+export function bubble(message) {
+  const type = message.type;
+  if (type === "text" || type === "textV2") {
+    return el("div", { class: "bubble text" }, message.text || "");
+  }
+  if (type === "sticker") {
+    return el(
+      "div",
+      { class: "bubble sticker", title: `${message.packageId}/${message.stickerId}` },
+      stickerFace(message.packageId, message.stickerId),
+    );
+  }
+  if (type === "image") {
+    const src = message.previewImageUrl || message.originalContentUrl;
+    if (isWebUrl(src)) {
+      return el("div", { class: "bubble image" }, el("img", { src, alt: t("Image"), loading: "lazy" }));
+    }
+    return el("div", { class: "bubble media" }, "🖼 " + t("Image"));
+  }
+  if (type === "video" || type === "audio" || type === "file") {
+    return el("div", { class: "bubble media" }, `▶ ${t(type)} ${message.fileName || ""}`.trim());
+  }
+  if (type === "location") {
+    return el(
+      "div",
+      { class: "bubble media" },
+      "📍 ",
+      message.title || message.address || `${message.latitude}, ${message.longitude}`,
+    );
+  }
+  if (type === "flex") return el("div", { class: "bubble flex" }, flexCard(message));
+  if (type === "template") return el("div", { class: "bubble flex" }, templateCard(message));
+  if (type === "imagemap") return el("div", { class: "bubble media" }, "🗺 " + (message.altText || ""));
+  return el("div", { class: "bubble media" }, `[${type || "?"}]`);
+}
+
+/** Quick-reply chips of a message (empty when it has none). */
+export function quickReplies(message) {
+  const items = (message.quickReply && message.quickReply.items) || [];
+  if (!items.length) return null;
+  return el(
+    "div",
+    { class: "chips" },
+    items.map((item) => el("span", { class: "chip" }, (item.action && item.action.label) || "")),
+  );
+}
+
+/** The bubbles of a list of message objects (for previews and the composer). */
+export function bubbles(messages) {
+  const out = [];
+  for (const message of messages || []) {
+    out.push(bubble(message));
+    const chips = quickReplies(message);
+    if (chips) out.push(chips);
+  }
+  return out;
+}
+
+/** A history row from the API (`type`, `text`, `media`, `message`) as a message object. */
+export function messageOf(row) {
+  if (row.message && row.message.type) return row.message;
+  if (row.type === "text") return { type: "text", text: row.text || "" };
+  if (row.type === "sticker") {
+    const [packageId, stickerId] = String(row.media || "/").split("/");
+    return { type: "sticker", packageId, stickerId };
+  }
+  if (row.type === "image" && isWebUrl(row.media)) {
+    return { type: "image", originalContentUrl: row.media, previewImageUrl: row.media };
+  }
+  if (row.type === "location") return { type: "location", title: row.text || row.media || "" };
+  if (["image", "video", "audio", "file"].includes(row.type)) {
+    return { type: row.type, fileName: row.text || "" };
+  }
+  return { type: row.type || "text", text: row.text || "", altText: row.text || "" };
+}
