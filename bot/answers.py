@@ -15,6 +15,7 @@ import redis
 from api.settings import get_setting, integer, register_setting
 from bot.matcher import rulebook
 from bot.schedule import now_utc
+from handoff.profiles import Profiles
 from store import key
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ MAX_QUICK_REPLY_ITEMS = 13
 #: Stands in for `{display_name}` when the profile is unknown (a group
 #: member, a blocked profile, LINE unreachable): never the literal braces.
 DISPLAY_NAME_FALLBACK = "お客様"
-DISPLAY_NAME_TTL = 24 * 3600
 FALLBACK_STREAK_TTL = 7 * 24 * 3600
 
 
@@ -156,30 +156,24 @@ def render(reply: list, name_of) -> list:
 
 
 def display_name(runtime, event: dict) -> str | None:
-    """The LINE display name of the user behind `event`, cached for a day.
+    """The LINE display name of the user behind `event`, or None.
 
-    Only one-to-one chats ask LINE (a group member's profile needs the group's
-    own endpoint); any failure gives None and the neutral fallback.
+    Read from the hand-off's profile cache; a user not cached yet (a follow is
+    usually a user's first event) is fetched once, here, and cached for
+    everyone. Only rules whose text has a placeholder get here, and a failure
+    gives None (the neutral fallback), never a lost answer. Group members are
+    not looked up: their profile needs the group's own endpoint.
     """
     source = event.get("source") or {}
     user_id = source.get("userId")
     if source.get("type") != "user" or not user_id:
         return None
-    cache_key = key("rules", "display_name", user_id)
+    profiles = Profiles(runtime.redis, runtime.line)
     try:
-        cached = runtime.redis.get(cache_key)
+        profile = profiles.get(user_id)
+        if profile is None and hasattr(runtime.line, "get_profile"):
+            profile = profiles.refresh(user_id)
     except redis.RedisError:
-        cached = None
-    if cached:
-        return cached
-    get_profile = getattr(runtime.line, "get_profile", None)
-    if get_profile is None:
+        log.warning("answers: profile cache unavailable for %s", user_id)
         return None
-    try:
-        name = (get_profile(user_id) or {}).get("displayName")
-    except Exception:  # noqa: BLE001 — a greeting must not fail on a profile
-        log.warning("answers: no profile for %s", user_id, exc_info=True)
-        return None
-    if name:
-        runtime.redis.set(cache_key, name, ex=DISPLAY_NAME_TTL)
-    return name
+    return (profile or {}).get("display_name") or None

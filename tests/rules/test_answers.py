@@ -294,3 +294,28 @@ def test_process_too_far_behind_the_change_log_reads_everything(server, monkeypa
     assert [
         matcher.match(text_event(text=f"語{n}"), None)["name"] for n in range(5)
     ] == [f"r{n}" for n in range(5)]
+
+
+def test_cached_profile_names_the_user_without_asking_line(runtime, fake_line):
+    from handoff.profiles import Profiles
+
+    fake_line.get_profile = lambda user_id: {"displayName": "佐藤"}
+    Profiles(runtime.redis, fake_line).refresh(USER)
+    fake_line.get_profile = lambda user_id: pytest.fail("LINE asked again")
+
+    answer = answers.decide(runtime, follow_event(USER), USER)
+
+    assert answer.messages[0]["text"].startswith("佐藤さん")
+
+
+def test_profile_lookup_failure_falls_back_to_the_neutral_name(runtime, fake_line):
+    from bot.line_api import LineError
+
+    def unavailable(user_id):
+        raise LineError("server", 500, "LINE is down")
+
+    fake_line.get_profile = unavailable
+
+    answer = answers.decide(runtime, follow_event(USER), USER)
+
+    assert answer.messages[0]["text"].startswith("お客様さん")
