@@ -146,13 +146,14 @@ def login(username, password) -> dict:
             headers={"Retry-After": str(wait)},
         )
 
+    marks = guard.begin(username, address)
     account = agents().authenticate(username, password)
     if account is None:
-        guard.fail(username, address)
+        guard.fail(marks)
         audit(username[:64], "auth.login_failed", address=address)
         log.info("auth: failed login for %s", username[:64])
         raise ApiError(401, "invalid_credentials", "wrong username or password")
-    guard.succeed(username)
+    guard.succeed(username, marks)
     return account
 
 

@@ -56,28 +56,49 @@ class Throttle:
                 longest = max(longest, stamps[-1][1] + delay - now)
         return max(0, math.ceil(longest))
 
-    def fail(self, username: str | None, address: str | None) -> None:
-        """Count one failed attempt; the `max_failures`-th locks."""
-        now = self.clock()
-        for key in self._keys(username, address):
-            pipe = self.redis.pipeline()
-            pipe.zadd(key, {f"{now:.6f}:{secrets.token_hex(4)}": now})
-            pipe.expire(key, self.window + 60)
-            pipe.zcount(key, now - self.window, "+inf")
-            count = pipe.execute()[-1]
-            if count >= self.max_failures:
-                # The lock outlives the failures that caused it; they are
-                # forgotten, so that the lock's end starts a fresh count.
-                pipe = self.redis.pipeline()
-                pipe.set(key + ":locked", str(now + self.window), ex=self.window + 60)
-                pipe.delete(key)
-                pipe.execute()
-                log.warning(
-                    "throttle: %s locked for %d minutes",
-                    key.split(":", 2)[-1],
-                    self.window // 60,
-                )
+    def begin(self, username: str | None, address: str | None) -> list:
+        """Count an attempt as failed before its password is checked.
 
-    def succeed(self, username: str) -> None:
-        """Forget the username's failures (the address's keep counting)."""
-        self.redis.delete(*self._keys(username, None))
+        Checking a password takes a while (Argon2 is slow on purpose); counted
+        up front, attempts fired side by side see each other and are slowed
+        together instead of all slipping through one check. Returns the marks
+        to hand to `fail` or `succeed`.
+        """
+        now = self.clock()
+        marks = []
+        pipe = self.redis.pipeline()
+        for key in self._keys(username, address):
+            member = f"{now:.6f}:{secrets.token_hex(4)}"
+            pipe.zadd(key, {member: now})
+            pipe.expire(key, self.window + 60)
+            marks.append((key, member))
+        pipe.execute()
+        return marks
+
+    def fail(self, marks: list) -> None:
+        """The attempt failed: the `max_failures`-th failure locks."""
+        now = self.clock()
+        for key, _ in marks:
+            count = self.redis.zcount(key, now - self.window, "+inf")
+            if count < self.max_failures:
+                continue
+            # The lock outlives the failures that caused it; they are
+            # forgotten, so that the lock's end starts a fresh count.
+            pipe = self.redis.pipeline()
+            pipe.set(key + ":locked", str(now + self.window), ex=self.window + 60)
+            pipe.delete(key)
+            pipe.execute()
+            log.warning(
+                "throttle: %s locked for %d minutes",
+                key.split(":", 2)[-1],
+                self.window // 60,
+            )
+
+    def succeed(self, username: str, marks: list) -> None:
+        """The attempt succeeded: forget the username's failures and take
+        this attempt off the address's count (its other failures stay)."""
+        pipe = self.redis.pipeline()
+        pipe.delete(*self._keys(username, None))
+        for key, member in marks:
+            pipe.zrem(key, member)
+        pipe.execute()

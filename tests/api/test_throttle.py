@@ -126,3 +126,33 @@ def test_failed_logins_are_audited_without_the_password(
     assert log["entries"][0]["actor"] == "aiko"
     assert log["entries"][0]["detail"] == {"address": address}
     assert "secret-guess-123" not in str(log)
+
+
+def test_attempts_in_flight_count_before_their_password_is_checked(
+    client, accounts, runtime, clock
+):
+    from api.throttle import Throttle
+
+    guard = Throttle(
+        runtime.redis, clock, slow_after=5, max_failures=10, window_minutes=15
+    )
+    for _ in range(5):
+        guard.begin("aiko", "10.0.0.7")
+
+    resp = attempt(client, password=AGENT_PASSWORD, address="10.0.0.8")
+
+    assert resp.status_code == 429
+
+
+def test_a_successful_login_does_not_count_against_its_address(client, accounts):
+    for _ in range(4):
+        assert (
+            attempt(client, username="boss", password="admin-password-1").status_code
+            == 200
+        )
+
+    fail(client, 4, username="aiko")
+
+    assert (
+        attempt(client, username="boss", password="admin-password-1").status_code == 200
+    )
