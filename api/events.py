@@ -9,11 +9,14 @@ A stream holds one pub/sub connection while its client is there. It sends a
 heartbeat comment every `HEARTBEAT` seconds, which is also how a vanished
 client is noticed (the write fails and the connection is released), and it
 ends after `MAX_AGE` seconds so that no stream lives forever; browsers'
-`EventSource` reconnects by itself after `retry` milliseconds.
+`EventSource` reconnects by itself after `retry` milliseconds. Each stream
+takes a web thread, so a process serves at most `MAX_STREAMS` at once and
+answers 503 (with Retry-After) beyond that.
 """
 
 import json
 import logging
+import threading
 import time
 
 from flask import Response, current_app
@@ -21,6 +24,7 @@ from redis.exceptions import RedisError
 
 from api import bp
 from api.auth import current_account, require_role
+from api.errors import ApiError
 from api.openapi import doc
 from store import key
 
@@ -32,6 +36,35 @@ MAX_AGE = 300.0
 RETRY_MS = 3000
 #: How long one wait for a message lasts; bounds how late a heartbeat is.
 POLL = 1.0
+#: Open streams per process (each holds a web thread); more get 503, so that
+#: agents' tabs can never take every thread from LINE's webhook.
+MAX_STREAMS = 8
+
+
+class _Slots:
+    """A count of open streams, released exactly once per stream."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.open = 0
+
+    def take(self, limit: int) -> bool:
+        with self.lock:
+            if self.open >= limit:
+                return False
+            self.open += 1
+            return True
+
+    def releaser(self):
+        released = threading.Event()
+
+        def release():
+            with self.lock:
+                if not released.is_set():
+                    released.set()
+                    self.open -= 1
+
+        return release
 
 
 def publish(redis, kind: str, data: dict) -> None:
@@ -100,7 +133,8 @@ def stream(
             "text/event-stream: `event: <kind>` and `data: {kind, data, time}`; "
             "heartbeat comments every 15 s",
             {"type": "string"},
-        )
+        ),
+        503: "too many streams open in this process; retry after Retry-After",
     },
 )
 @require_role("agent")
@@ -120,6 +154,14 @@ def events():
         except RedisError:
             log.debug("events: presence of %s not recorded", username)
 
+    slots = current_app.extensions.setdefault("tsunagi.event_streams", _Slots())
+    if not slots.take(settings.get("TSUNAGI_SSE_MAX_STREAMS", MAX_STREAMS)):
+        raise ApiError(
+            503,
+            "unavailable",
+            "too many event streams are open; retry shortly",
+            headers={"Retry-After": "10"},
+        )
     beat()
     body = stream(
         redis,
@@ -132,4 +174,6 @@ def events():
     response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
+    # Called by the server when the response ends, even if never iterated.
+    response.call_on_close(slots.releaser())
     return response

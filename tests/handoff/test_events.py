@@ -105,3 +105,22 @@ def test_a_stream_ends_after_its_maximum_age_asking_to_reconnect(runtime):
     assert frames[0].startswith("retry: ")
     assert frames[-1].startswith("event: reconnect")
     assert dict(runtime.redis.pubsub_numsub(CHANNEL))[CHANNEL] == 0
+
+
+def test_streams_beyond_the_limit_get_503_until_one_closes(desk, app):
+    app.config["TSUNAGI_SSE_MAX_STREAMS"] = 1
+    first = desk.client.get(
+        "/api/v1/events", headers=desk.headers["ben"], buffered=False
+    )
+
+    refused = desk.client.get("/api/v1/events", headers=desk.headers["aiko"])
+    first.close()
+    again = desk.client.get(
+        "/api/v1/events", headers=desk.headers["aiko"], buffered=False
+    )
+
+    assert first.status_code == 200
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "10"
+    assert again.status_code == 200
+    again.close()
