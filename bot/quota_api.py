@@ -12,7 +12,7 @@ from flask import current_app
 from api import bp
 from api.audit import audit
 from api.auth import current_account, require_role
-from api.errors import ApiError
+from api.errors import ApiError, json_object
 from api.openapi import doc
 from bot import quota
 from bot.delivery import DeliveryError
@@ -136,3 +136,65 @@ def push_held(conversation_id):
         "billable": result.billable,
         "send_id": result.send_id,
     }
+
+
+REPLAY_SCHEMA = {
+    "type": "object",
+    "required": ["rule"],
+    "properties": {
+        "rule": {"type": "object", "description": "a rule as POST /rules takes it"},
+        "days": {"type": "integer", "minimum": 1, "maximum": 90, "default": 30},
+    },
+}
+REPLAY_RESULT = {
+    "type": "object",
+    "properties": {
+        "events": {"type": "integer", "description": "inbound events in the window"},
+        "events_with_people": {
+            "type": "integer",
+            "description": "left out: the bot is silent while people answer",
+        },
+        "answered": {"type": "integer"},
+        "newly_answered": {
+            "type": "integer",
+            "description": "answered by a fallback or not at all before",
+        },
+        "taken_from_rules": {"type": "integer"},
+        "handoffs_avoided": {"type": "integer"},
+        "handoffs_added": {"type": "integer"},
+        "pushes_saved": {"type": "integer"},
+        "pushes_caused": {
+            "type": "number",
+            "description": "an estimate: added hand-offs times pushes per hand-off",
+        },
+        "pushes_net": {"type": "number"},
+        "examples": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+@bp.post("/rules/replay")
+@doc(
+    "Replay a rule draft over the stored traffic of the last N days",
+    request=REPLAY_SCHEMA,
+    responses={200: ("what the draft would have done", REPLAY_RESULT), 422: "invalid"},
+)
+@require_role("admin")
+def replay_rule():
+    """Nothing is saved or sent; the draft competes with the live rules by
+    priority, at each event's own time (schedules hold as they did then)."""
+    from bot.replay import replay
+    from bot.rules import validate_rule
+    from bot.rules_api import RuleRefused
+
+    body = json_object()
+    days = body.get("days", 30)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 90:
+        raise ApiError(422, "invalid", "days must be from 1 to 90", field="days")
+    if "rule" not in body:
+        raise ApiError(422, "invalid", "rule is required (a rule draft)", "rule")
+    draft, errors = validate_rule(body["rule"], field="rule")
+    if errors:
+        raise RuleRefused(errors)
+    runtime = _runtime()
+    return replay(runtime.redis, draft, days, runtime.delivery.clock())
