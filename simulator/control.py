@@ -13,6 +13,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from simulator import events
+from simulator.phone import AVATARS
 from simulator.state import MAX_IMAGE_BYTES, Simulator, plan_limit
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def state():
     """Everything the phone page needs to start: bot, settings, users, bill."""
     sim = simulator()
     return jsonify(
+        avatars=list(AVATARS),
         bot=sim.bot_info(),
         settings=_settings(sim),
         stats=sim.stats(),
@@ -247,6 +249,13 @@ def create_user():
                     400, "invalid_field", f"{field} must be a string", field
                 )
             options[option] = body[field]
+    if options.get("avatar", "") not in ("", *AVATARS):
+        raise ControlError(
+            400,
+            "invalid_avatar",
+            "avatar must be one of " + ", ".join(AVATARS),
+            "avatar",
+        )
     try:
         user = simulator().create_user(name.strip(), **options)
     except ValueError as exc:
@@ -377,7 +386,9 @@ def content(message_id):
     if found is None:
         raise ControlError(404, "not_found", f"no content {message_id}")
     data, content_type = found
-    return send_file(io.BytesIO(data), mimetype=content_type, max_age=3600)
+    response = send_file(io.BytesIO(data), mimetype=content_type, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # -- tests' tools ------------------------------------------------------------

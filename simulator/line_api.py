@@ -234,7 +234,9 @@ def content(message_id):
     if found is None:
         raise LineRefusal(404, "Not found")
     data, content_type = found
-    return send_file(io.BytesIO(data), mimetype=content_type, max_age=0)
+    response = send_file(io.BytesIO(data), mimetype=content_type, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/v2/bot/info")

@@ -22,6 +22,15 @@ CSP = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 AVATAR_COLOURS = ("#7c9cbf", "#e0a458", "#8fbc8f", "#c97b9a", "#9c89c9", "#6fb7b7")
+#: Avatars a user can pick on the phone page (drawn as emoji, offline).
+AVATARS = {
+    "cat": "\U0001f431",
+    "dog": "\U0001f436",
+    "bear": "\U0001f43b",
+    "rabbit": "\U0001f430",
+    "panda": "\U0001f43c",
+    "frog": "\U0001f438",
+}
 
 bp = Blueprint(
     "phone",
@@ -43,13 +52,15 @@ def page():
 
 @bp.get("/avatars/<user_id>.svg")
 def avatar(user_id):
-    """A round avatar with the user's initial, for `pictureUrl` in profiles."""
-    user = current_app.extensions["simulator"].user(user_id)
-    name = (user or {}).get("displayName") or "?"
+    """A round avatar (the picked emoji, else the initial), for `pictureUrl`."""
+    user = current_app.extensions["simulator"].user(user_id) or {}
+    name = user.get("displayName") or "?"
     colour = AVATAR_COLOURS[
         int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % len(AVATAR_COLOURS)
     ]
-    initial = escape(name.strip()[:1].upper() or "?")
+    initial = AVATARS.get(user.get("avatar", "")) or escape(
+        name.strip()[:1].upper() or "?"
+    )
     svg = (
         '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" '
         'viewBox="0 0 96 96">'
@@ -59,4 +70,5 @@ def avatar(user_id):
     )
     response = Response(svg, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -33,6 +33,8 @@ REDELIVERY_LIMIT = 20 * 60
 RETRY_KEY_TTL = 24 * 3600
 #: Multicast takes at most this many user ids.
 MULTICAST_MAX = 500
+#: Dead reply tokens are swept each time this many more have been issued.
+TOKEN_SWEEP_EVERY = 500
 #: How many webhook deliveries the log keeps.
 WEBHOOK_LOG_SIZE = 500
 #: Largest image a phone may send (LINE itself takes much larger ones).
@@ -263,8 +265,11 @@ class Simulator:
         """A fresh reply token for an event `user_id` caused at `event_time`."""
         token = secrets.token_hex(16)
         with self.changed:
+            if len(self.tokens) % TOKEN_SWEEP_EVERY == 0:
+                self._forget_dead_tokens()
             self.tokens[token] = {
                 "userId": user_id,
+                "issuedAt": self.clock(),
                 "eventTime": event_time,
                 "deadline": self.clock() + self.settings.reply_token_ttl,
                 "used": False,
@@ -272,12 +277,19 @@ class Simulator:
             }
         return token
 
+    def _forget_dead_tokens(self) -> None:
+        """Drop tokens no redelivery can revive, so a long session stays small."""
+        horizon = self.clock() - REDELIVERY_LIMIT - self.settings.reply_token_ttl
+        for token in [t for t, e in self.tokens.items() if e["eventTime"] < horizon]:
+            del self.tokens[token]
+
     def adopt_token(self, token: str, user_id: str, event_time: float, event_id):
         """Honour a token an injected event carries, as if LINE had issued it."""
         with self.changed:
             if token not in self.tokens:
                 self.tokens[token] = {
                     "userId": user_id,
+                    "issuedAt": self.clock(),
                     "eventTime": event_time,
                     "deadline": self.clock() + self.settings.reply_token_ttl,
                     "used": False,

@@ -1,9 +1,11 @@
 """Signed webhook deliveries to the desk, sent and redelivered as LINE does.
 
-One background thread sends deliveries in the order they were made, so the
-phone page (or a test) never waits for the desk to answer. A delivery that
-gets no 2xx is sent again after a back-off, with `isRedelivery: true`, the
-same `webhookEventId`s and reply tokens renewed by LINE's redelivery rule.
+Background threads send the deliveries, so the phone page (or a test) never
+waits for the desk to answer. Like LINE, several go out at once; a chat's
+deliveries share one lane (thread), so one user's messages arrive in the
+order they were sent. A delivery that gets no 2xx is sent again after a
+back-off, with `isRedelivery: true`, the same `webhookEventId`s and reply
+tokens renewed by LINE's redelivery rule.
 """
 
 import base64
@@ -14,12 +16,17 @@ import hmac
 import itertools
 import json
 import logging
+import queue
 import threading
 import time
+import zlib
 
 import requests
 
 log = logging.getLogger(__name__)
+
+#: Deliveries in flight at once (each lane sends one at a time).
+LANES = 8
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -38,6 +45,7 @@ class WebhookSender:
         self._order = itertools.count()
         self._wake = threading.Condition()
         self._thread = None
+        self._lanes = []
         self._stopped = False
         #: Deliveries abandoned after the last redelivery failed.
         self.given_up = 0
@@ -99,18 +107,22 @@ class WebhookSender:
         return status
 
     def stop(self) -> None:
-        """Stop the thread and drop what is still queued."""
+        """Stop the threads and drop what is still queued."""
         with self._wake:
             self._stopped = True
             self._queue.clear()
             self._wake.notify_all()
+        for lane, _ in self._lanes:
+            lane.put(None)
+        for _, thread in self._lanes:
+            thread.join(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
     def pending(self) -> int:
         """How many deliveries (first sends and redeliveries) are waiting."""
         with self._wake:
-            return len(self._queue)
+            return len(self._queue) + sum(lane.qsize() for lane, _ in self._lanes)
 
     # -- the thread --------------------------------------------------------
 
@@ -120,11 +132,24 @@ class WebhookSender:
                 return
             heapq.heappush(self._queue, (due, next(self._order), attempt, body))
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="simulator-webhooks", daemon=True
-                )
-                self._thread.start()
+                self._start_threads()
             self._wake.notify_all()
+
+    def _start_threads(self):
+        for number in range(LANES):
+            lane = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=self._send_from,
+                args=(lane,),
+                name=f"simulator-webhooks-{number}",
+                daemon=True,
+            )
+            thread.start()
+            self._lanes.append((lane, thread))
+        self._thread = threading.Thread(
+            target=self._run, name="simulator-webhooks", daemon=True
+        )
+        self._thread.start()
 
     def _next(self):
         with self._wake:
@@ -139,9 +164,18 @@ class WebhookSender:
             return None
 
     def _run(self):
+        """Hand each due delivery to its chat's lane."""
         while True:
             item = self._next()
             if item is None:
+                return
+            lane = zlib.crc32(_chat_of(item[3]).encode()) % len(self._lanes)
+            self._lanes[lane][0].put(item)
+
+    def _send_from(self, lane):
+        while True:
+            item = lane.get()
+            if item is None or self._stopped:
                 return
             _, _, attempt, body = item
             if attempt > 1:
@@ -178,3 +212,11 @@ class WebhookSender:
             token = event.get("replyToken")
             if token:
                 self.simulator.renew_token(token)
+
+
+def _chat_of(body: dict) -> str:
+    """The chat a delivery is about (its first event's source), for its lane."""
+    for event in body["events"]:
+        source = event.get("source") or {}
+        return source.get("groupId") or source.get("roomId") or source.get("userId", "")
+    return ""

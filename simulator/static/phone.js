@@ -21,6 +21,10 @@ const STICKERS = [
   { packageId: "11537", stickerId: "52002748", emoji: "😡", name: "Angry" },
   { packageId: "11537", stickerId: "52002750", emoji: "🙇", name: "Sorry" },
 ];
+// The avatars a new user can pick (the server draws them; see phone.py).
+const AVATAR_EMOJI = {
+  cat: "🐱", dog: "🐶", bear: "🐻", rabbit: "🐰", panda: "🐼", frog: "🐸",
+};
 const STICKER_BY_ID = new Map(STICKERS.map((s) => [`${s.packageId}/${s.stickerId}`, s]));
 
 const state = {
@@ -584,7 +588,8 @@ async function createUser(event) {
   const name = input.value.trim();
   if (!name) return;
   try {
-    const user = await call("POST", "/users", { displayName: name });
+    const avatar = $("new-avatar").value;
+    const user = await call("POST", "/users", { displayName: name, avatar });
     input.value = "";
     await refreshUsers();
     selectUser(user.userId);
@@ -607,6 +612,20 @@ function buildStickerPalette() {
   }
 }
 
+function buildAvatarChoice(names) {
+  const select = $("new-avatar");
+  const initial = el("option", "", "Aa");
+  initial.value = "";
+  initial.title = "The initial of the name";
+  select.append(initial);
+  for (const name of names) {
+    const option = el("option", "", AVATAR_EMOJI[name] || name);
+    option.value = name;
+    option.title = name;
+    select.append(option);
+  }
+}
+
 async function start() {
   buildStickerPalette();
   $("new-user").addEventListener("submit", createUser);
@@ -626,6 +645,7 @@ async function start() {
   try {
     const data = await call("GET", "/state");
     state.bot = data.bot;
+    buildAvatarChoice(data.avatars || []);
     state.users = data.users;
     renderStats(data.stats);
     renderUsers();

@@ -9,9 +9,11 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -166,6 +168,61 @@ def test_quick_reply_tap_sends_its_text_and_sticker_renders(desk, page):
     expect(page.locator("#chat .row.user .sticker").last).to_have_text("😄")
     expect(bot_rows).to_have_count(before + 1, timeout=15000)
 
+    page.set_input_files(
+        "#file", files=[{"name": "red.png", "mimeType": "image/png", "buffer": png()}]
+    )
+    photo = page.locator("#chat .row.user img.photo").last
+    expect(photo).to_be_visible(timeout=15000)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 8", arg=photo.element_handle()
+    )
+    current = page.locator("#users button[aria-current=true]")
+    user_id = current.get_attribute("data-user-id")
+    chat = requests.get(f"{base}/simulator/api/users/{user_id}/chat", timeout=5)
+    image = [
+        e
+        for e in chat.json()["entries"]
+        if e["from"] == "user" and e.get("message", {}).get("type") == "image"
+    ][-1]
+    assert _eventually(lambda: _delivered(base, image["webhookEventId"]))
+
+
+def test_picked_avatar_is_shown_in_the_user_list(desk, page):
+    from playwright.sync_api import expect
+
+    base, _ = desk
+    page.goto(base + "/simulator")
+    page.select_option("#new-avatar", "panda")
+    page.fill("#new-name", "Sora")
+    page.click("#new-user button[type=submit]")
+    item = page.locator("#users li", has_text="Sora")
+    expect(item).to_have_count(1, timeout=15000)
+    user_id = item.locator("button").get_attribute("data-user-id")
+    user = requests.get(f"{base}/simulator/api/users/{user_id}", timeout=5).json()
+    assert user["avatar"] == "panda"
+    avatar = item.locator("img.avatar")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=avatar.element_handle()
+    )
+
+
+def png(side=8) -> bytes:
+    """A small, valid red PNG."""
+    row = b"\x00" + b"\xff\x00\x00" * side
+    raw = zlib.compress(row * side)
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
+
 
 def test_agent_push_shows_billed_on_the_phone_and_in_the_bill(desk, page):
     """An agent's answer with no live token is pushed: billed, and counted."""
@@ -223,10 +280,13 @@ def test_flex_bubble_and_quick_reply_postback_render_and_tap(desk, page):
     page.screenshot(path=str(SCREENSHOT))
 
 
-def _delivered(base, kind) -> bool:
-    """True once the simulator's webhook log shows a `kind` event got a 2xx."""
+def _delivered(base, wanted) -> bool:
+    """True once the webhook log shows a 2xx for an event of type or id `wanted`."""
     log = requests.get(base + "/simulator/api/webhooks", timeout=5).json()
-    return any(d["types"] == [kind] and d["status"] == 200 for d in log["deliveries"])
+    return any(
+        wanted in d["types"] + d["eventIds"] and d["status"] == 200
+        for d in log["deliveries"]
+    )
 
 
 def _eventually(check, timeout=10.0) -> bool:

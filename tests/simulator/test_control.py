@@ -212,3 +212,21 @@ def test_avatar_escapes_the_display_name(client):
     svg = client.get(f"/simulator/avatars/{user['userId']}.svg").data
     assert b"<script" not in svg
     assert b"&lt;" in svg
+
+
+def test_avatar_must_be_one_the_phone_offers(client):
+    response = client.post(
+        "/simulator/api/users", json={"displayName": "A", "avatar": "unicorn"}
+    )
+    assert response.status_code == 400
+    assert response.json["field"] == "avatar"
+
+
+def test_picked_avatar_is_drawn_instead_of_the_initial(client):
+    user = client.post(
+        "/simulator/api/users",
+        json={"displayName": "Zed", "avatar": "cat", "follow": False},
+    ).json
+    svg = client.get(f"/simulator/avatars/{user['userId']}.svg").data.decode()
+    assert "\U0001f431" in svg
+    assert ">Z<" not in svg

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from simulator import events
+from simulator.state import TOKEN_SWEEP_EVERY
 from tests.simulator.conftest import AUTH, make_user, text
 
 REPLY = "/simulator/line/v2/bot/message/reply"
@@ -281,3 +282,15 @@ def test_used_token_stays_used_after_redelivery(sim, client):
     sim.renew_token(token)
 
     assert reply(client, token).status_code == 400
+
+
+def test_tokens_past_any_redelivery_are_forgotten(sim, clock, client):
+    user = make_user(client)
+    old = token_for(sim, user)
+    clock.advance(21 * 60 + 61)
+
+    for n in range(TOKEN_SWEEP_EVERY):
+        latest = sim.issue_token(user, clock(), f"event-{n}")
+
+    assert sim.token(old) is None
+    assert reply(client, latest).status_code == 200
