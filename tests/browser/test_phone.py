@@ -206,6 +206,28 @@ def test_picked_avatar_is_shown_in_the_user_list(desk, page):
     )
 
 
+def test_block_and_unblock_from_the_phone(desk, page):
+    from playwright.sync_api import expect
+
+    base, _ = desk
+    page.goto(base + "/simulator")
+    page.fill("#new-name", "Rin")
+    page.click("#new-user button[type=submit]")
+    expect(page.locator("#chat .row.bot")).to_have_count(1, timeout=15000)
+
+    page.click("#block")
+    expect(page.locator("#chat .system").last).to_have_text("You blocked Tsunagi")
+    expect(page.locator("#compose")).to_be_hidden()
+    expect(page.locator("#users li", has_text="Rin")).to_contain_text("blocked")
+
+    page.click("#follow")
+    expect(page.locator("#chat .system").last).to_have_text(
+        "You added Tsunagi as a friend"
+    )
+    expect(page.locator("#compose")).to_be_visible()
+    expect(page.locator("#chat .row.bot")).to_have_count(2, timeout=15000)
+
+
 def png(side=8) -> bytes:
     """A small, valid red PNG."""
     row = b"\x00" + b"\xff\x00\x00" * side

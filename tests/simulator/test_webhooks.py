@@ -159,3 +159,21 @@ def test_webhook_body_is_compact_utf8_json(client, receiver):
     raw = receiver.wait_for(2)[1]["raw"]
     assert "絵文字 😀".encode() in raw
     assert json.loads(raw)["events"][0]["message"]["text"] == "絵文字 😀"
+
+
+def test_one_users_webhooks_arrive_in_the_order_sent(client, receiver):
+    users = [make_user(client, f"u{n}") for n in range(3)]
+    for n in range(12):
+        for user in users:
+            client.post(f"/simulator/api/users/{user}/text", json={"text": f"m{n}"})
+
+    deliveries = receiver.wait_for(3 + 36)
+
+    for user in users:
+        texts = [
+            e["message"]["text"]
+            for d in deliveries
+            for e in d["body"]["events"]
+            if e["source"]["userId"] == user and e["type"] == "message"
+        ]
+        assert texts == [f"m{n}" for n in range(12)]
