@@ -123,7 +123,7 @@ def _views(conversations: list[dict]) -> list[dict]:
     """`_view` for many conversations in one round trip to Redis."""
     runtime = _runtime()
     now = runtime.delivery.clock()
-    pipe = runtime.redis.pipeline()
+    pipe = runtime.redis.pipeline(transaction=False)
     for conversation in conversations:
         owner = conversation["user_id"] or conversation["chat_id"]
         # The latest live token's deadline, as `TokenPool.free_until` reads it.

@@ -197,7 +197,7 @@ class Conversations:
         return self.redis.zrange(name, 0, limit - 1)
 
     def many(self, ids) -> list[dict]:
-        pipe = self.redis.pipeline()
+        pipe = self.redis.pipeline(transaction=False)
         for conversation_id in ids:
             pipe.hgetall(key("conv", conversation_id))
         return [c for c in map(_decode, pipe.execute()) if c]
