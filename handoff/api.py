@@ -15,6 +15,7 @@ import uuid
 from flask import current_app, request
 
 from api import bp
+from api.audit import audit
 from api.auth import current_account, require_role
 from api.errors import ApiError, json_object
 from api.openapi import doc
@@ -31,6 +32,7 @@ from handoff.conversations import (
     STATUSES,
     ConversationError,
     Conversations,
+    clean_tag,
 )
 from store import key
 
@@ -392,6 +394,8 @@ def add_note(conversation_id):
         note = _domain(_conversations().add_note, conversation_id, username, text)
     except ValueError as exc:
         raise ApiError(422, "invalid", str(exc), field="text") from None
+    # The note's words stay with the conversation; the audit names the note.
+    audit(username, "conversation.note", conversation_id, note_id=note["id"])
     return note, 201
 
 
@@ -410,21 +414,31 @@ def add_note(conversation_id):
 @require_role("agent")
 def change_tags(conversation_id):
     """Tags belong to the user and follow them into later conversations."""
-    _caller()
+    username, _admin = _caller()
     body = json_object()
     changes = {}
     for name in ("add", "remove"):
         value = body.get(name, [])
         if not isinstance(value, list):
             raise ApiError(422, "invalid", f"{name} must be a list of tags", field=name)
+        for index, tag in enumerate(value):
+            try:
+                clean_tag(tag)
+            except ValueError as exc:
+                raise ApiError(
+                    422, "invalid", str(exc), field=f"{name}[{index}]"
+                ) from None
         changes[name] = value
     conversations = _conversations()
     conversation = _domain(conversations.require, conversation_id)
     owner = conversation["user_id"] or conversation["chat_id"]
+    before = conversations.tags(owner)
     try:
         tags = conversations.change_tags(owner, **changes)
     except ValueError as exc:
         raise ApiError(422, "invalid", str(exc), field="add") from None
+    if tags != before:
+        audit(username, "user.tags", owner, before=before, after=tags)
     return {"tags": tags}
 
 
@@ -580,8 +594,6 @@ def list_canned():
 @require_role("agent")
 def create_canned():
     """Messages are checked against LINE's schema when saved."""
-    from api.audit import audit
-
     username, _admin = _caller()
     canned = Canned(_runtime().redis, _runtime().delivery.clock)
     try:
@@ -604,8 +616,6 @@ def create_canned():
 @require_role("agent")
 def delete_canned(code):
     """Its author or an admin may remove it."""
-    from api.audit import audit
-
     username, admin = _caller()
     canned = Canned(_runtime().redis)
     item = canned.get(code)

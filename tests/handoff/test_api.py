@@ -413,3 +413,37 @@ def test_business_hours_with_a_bad_range_are_refused(desk):
 
     assert response.status_code == 422
     assert response.json["field"] == "business_hours"
+
+
+def test_a_bad_tag_is_named_by_its_place(desk):
+    conversation_id = _queued(desk)
+
+    response = desk.api(
+        "post",
+        f"/conversations/{conversation_id}/tags",
+        "aiko",
+        json={"add": ["ok"], "remove": ["fine", " "]},
+    )
+
+    assert response.status_code == 422
+    assert response.json["field"] == "remove[1]"
+
+
+def test_tag_changes_and_notes_are_audited(desk, runtime):
+    from api.audit import entries
+
+    conversation_id = _queued(desk)
+    desk.api(
+        "post", f"/conversations/{conversation_id}/tags", "aiko", json={"add": ["vip"]}
+    )
+    desk.api(
+        "post", f"/conversations/{conversation_id}/notes", "ben", json={"text": "x"}
+    )
+
+    tagged, _ = entries(runtime.redis, action="user.tags")
+    noted, _ = entries(runtime.redis, action="conversation.note")
+
+    assert (tagged[0]["actor"], tagged[0]["target"]) == ("aiko", USER)
+    assert (tagged[0]["before"], tagged[0]["after"]) == ([], ["vip"])
+    assert (noted[0]["actor"], noted[0]["target"]) == ("ben", conversation_id)
+    assert "private words" not in str(noted[0])
