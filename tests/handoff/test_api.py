@@ -437,7 +437,10 @@ def test_tag_changes_and_notes_are_audited(desk, runtime):
         "post", f"/conversations/{conversation_id}/tags", "aiko", json={"add": ["vip"]}
     )
     desk.api(
-        "post", f"/conversations/{conversation_id}/notes", "ben", json={"text": "x"}
+        "post",
+        f"/conversations/{conversation_id}/notes",
+        "ben",
+        json={"text": "private words"},
     )
 
     tagged, _ = entries(runtime.redis, action="user.tags")
