@@ -214,6 +214,7 @@ def _id_after(entry_id: str, other: str) -> bool:
     params={
         "status": "bot | queued | assigned | closed (default: every open one)",
         "assignee": "`me` or a username: that agent's assigned conversations",
+        "chat_id": "only this chat's conversations, every status (its past ones)",
         "limit": "at most this many (default and maximum 500)",
     },
     responses={200: ("the conversations", LIST_SCHEMA)},
@@ -232,6 +233,14 @@ def list_conversations():
     if assignee == "me":
         assignee = username
     conversations = _conversations()
+    chat_id = request.args.get("chat_id") or None
+    if chat_id:
+        found = [
+            c
+            for c in conversations.of_chat(chat_id, limit)
+            if status is None or c["status"] == status
+        ]
+        return {"conversations": _views(found)}
     if assignee:
         if status not in (None, ASSIGNED):
             return {"conversations": []}

@@ -450,3 +450,17 @@ def test_tag_changes_and_notes_are_audited(desk, runtime):
     assert (tagged[0]["before"], tagged[0]["after"]) == ([], ["vip"])
     assert (noted[0]["actor"], noted[0]["target"]) == ("ben", conversation_id)
     assert "private words" not in str(noted[0])
+
+
+def test_a_chats_past_conversations_are_listed_newest_first(desk):
+    first = _assigned(desk)
+    desk.api("post", f"/conversations/{first}/close", "aiko")
+    desk.clock.advance(60)
+    desk.say("back again")
+    second = desk.conversation()["id"]
+
+    listed = desk.api("get", f"/conversations?chat_id={USER}", "ben").json
+    closed = desk.api("get", f"/conversations?chat_id={USER}&status=closed", "ben").json
+
+    assert [c["id"] for c in listed["conversations"]] == [second, first]
+    assert [c["id"] for c in closed["conversations"]] == [first]
