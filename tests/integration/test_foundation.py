@@ -116,3 +116,30 @@ def test_line_5xx_and_rate_limits_are_retried_and_still_free(desk):
 
     assert methods(desk.received(user, 2, wait=20)) == ["reply", "reply"]
     assert desk.stats()["pushes"] == 0
+
+
+def test_push_lost_after_line_accepted_it_is_not_delivered_twice(desk):
+    """LINE did the push but the answer was lost: the retry key makes it safe."""
+    from bot.delivery import Delivery
+    from bot.line_api import LineClient
+
+    user = desk.new_user(follow=True)
+    desk.received(user, 1)
+    time.sleep(0.5)
+    line = LineClient(desk.access_token, f"{desk.sim}/simulator/line", timeout=5)
+    delivery = Delivery(desk.redis(), line, sleep=lambda s: None)
+    desk.fault(path="/v2/bot/message/push", status=500, count=1, stage="after")
+    pushes_before = desk.stats()["pushes"]
+
+    result = delivery.send(
+        user,
+        [{"type": "text", "text": "お待たせしました"}],
+        policy="push",
+        origin="agent",
+        actor="aiko",
+    )
+
+    received = desk.received(user, 2, wait=5)
+    assert methods(received) == ["reply", "push"]
+    assert result.billable == 1
+    assert desk.stats()["pushes"] == pushes_before + 1
