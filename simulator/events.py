@@ -7,7 +7,13 @@ They return the event as sent.
 
 import logging
 
-from simulator.state import LineRefusal, Simulator, message_id, new_event_id
+from simulator.state import (
+    USER_ID,
+    LineRefusal,
+    Simulator,
+    message_id,
+    new_event_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,12 +198,19 @@ def inject(sim: Simulator, events: list[dict], destination: str | None = None):
     """Send `events` as they are (tests use this for shapes the phone lacks).
 
     Reply tokens they carry become tokens LINE would honour, so the desk can
-    answer them; nothing is added to any chat.
+    answer them, and an unknown user they come from becomes a friend (LINE
+    only sends events of users who exist); nothing is added to any chat.
     """
     now = sim.clock()
     for event in events:
         token = event.get("replyToken")
         user_id = (event.get("source") or {}).get("userId", "")
+        if USER_ID.match(user_id or "") and sim.user(user_id) is None:
+            try:
+                sim.create_user(f"User {user_id[1:7]}", user_id=user_id)
+                sim.set_following(user_id, True)
+            except ValueError:
+                pass  # created meanwhile by another request
         if token:
             when = event.get("timestamp", now * 1000) / 1000.0
             sim.adopt_token(token, user_id, when, event.get("webhookEventId"))

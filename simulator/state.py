@@ -175,9 +175,13 @@ class Simulator:
 
     def set_plan(self, plan) -> None:
         """Change the plan at once (LINE applies an upgrade the same month)."""
-        plan_limit(plan)
+        limit = plan_limit(plan)
+        if isinstance(plan, str) and plan.lower() in (*PLANS, UNLIMITED):
+            plan = plan.lower()
+        else:
+            plan = limit
         with self.changed:
-            self.settings.plan = plan.lower() if isinstance(plan, str) else plan
+            self.settings.plan = plan
             self.changed.notify_all()
 
     def _charge(self, recipients: int) -> None:

@@ -230,3 +230,9 @@ def test_picked_avatar_is_drawn_instead_of_the_initial(client):
     svg = client.get(f"/simulator/avatars/{user['userId']}.svg").data.decode()
     assert "\U0001f431" in svg
     assert ">Z<" not in svg
+
+
+def test_plan_given_as_a_number_in_a_string_is_a_number(client):
+    settings = client.patch("/simulator/api/settings", json={"plan": "1200"}).json
+    assert (settings["plan"], settings["limit"]) == (1200, 1200)
+    assert client.get("/simulator/api/stats").json["plan"] == "custom"

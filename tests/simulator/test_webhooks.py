@@ -177,3 +177,19 @@ def test_one_users_webhooks_arrive_in_the_order_sent(client, receiver):
             if e["source"]["userId"] == user and e["type"] == "message"
         ]
         assert texts == [f"m{n}" for n in range(12)]
+
+
+def test_injected_event_from_an_unknown_user_makes_them_a_friend(client, sim):
+    stranger = "U" + "7" * 32
+    event = text_event(stranger, "hi", reply_token="stranger-token")
+
+    client.post("/simulator/api/webhook", json={"events": [event]})
+    response = client.post(
+        "/simulator/line/v2/bot/message/reply",
+        json={"replyToken": "stranger-token", "messages": [text()]},
+        headers=AUTH,
+    )
+
+    assert response.status_code == 200
+    assert sim.user(stranger)["following"]
+    assert [m["method"] for m in sim.received(stranger)] == ["reply"]
