@@ -16,6 +16,7 @@ from api.errors import ApiError, json_object
 from api.openapi import doc
 from bot import quota
 from bot.delivery import DeliveryError
+from handoff import tap  # noqa: F401  (registers the tap and held settings)
 
 log = logging.getLogger(__name__)
 
