@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 #: Match kinds, most specific first: on equal priority an earlier kind wins.
 KINDS = ("exact", "contains", "regex", "postback", "event", "fallback")
-TEXT_KINDS = ("exact", "contains", "regex")
 
 #: Events a rule may answer: LINE event types that carry a reply token, and
 #: message types other than text (a text message is matched by its words).
@@ -262,7 +261,7 @@ def _validate_tags(tags, field) -> tuple[list, list[dict]]:
         return [], [_error(field, f"must hold at most {MAX_TAGS} tags")]
     errors = []
     for index, tag in enumerate(tags):
-        # The rule hand-off applies to user tags (handoff.conversations.clean_tag).
+        # The same rule the hand-off keeps for user tags (clean_tag there).
         tag = tag.strip() if isinstance(tag, str) else ""
         if not tag or len(tag) > MAX_TAG or not tag.isprintable():
             errors.append(

@@ -40,6 +40,11 @@ RULE_BODY = {
     "type": "object",
     "required": ["name", "match", "reply"],
     "properties": {
+        "id": {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._-]{1,64}$",
+            "description": "POST only, optional: a readable id (default a ULID)",
+        },
         "name": {"type": "string", "maxLength": 100},
         "priority": {"type": "integer", "minimum": 0, "default": 100},
         "enabled": {"type": "boolean", "default": True},
