@@ -10,6 +10,7 @@ hold).
 
 import logging
 import math
+import re
 import uuid
 
 from flask import current_app, request
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 LIST_LIMIT = 500
 MESSAGES_LIMIT = 500
 IDEMPOTENCY_KEY_MAX = 200
+#: A history entry id (a Redis stream id).
+ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 _ID = {"type": "string", "description": "a ULID"}
 CONVERSATION_SCHEMA = {
@@ -298,12 +301,20 @@ def get_conversation(conversation_id):
     Reading it as its assignee marks it read.
     """
     username, _admin = _caller()
+    after = request.args.get("after") or None
+    if after is not None and not ENTRY_ID.match(after):
+        raise ApiError(
+            422,
+            "invalid",
+            "after must be a message id such as 1700000000000-0",
+            field="after",
+        )
     conversations = _conversations()
     conversation = _domain(conversations.require, conversation_id)
     if conversation["status"] == ASSIGNED and conversation["assignee"] == username:
         conversations.mark_read(conversation_id)
     shown = _view(conversation)
-    shown["messages"] = _messages(conversation, request.args.get("after"))
+    shown["messages"] = _messages(conversation, after)
     shown["notes"] = conversations.notes(conversation_id)
     shown["held"] = [
         {

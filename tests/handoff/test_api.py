@@ -464,3 +464,17 @@ def test_a_chats_past_conversations_are_listed_newest_first(desk):
 
     assert [c["id"] for c in listed["conversations"]] == [second, first]
     assert [c["id"] for c in closed["conversations"]] == [first]
+
+
+def test_messages_after_a_given_one_are_fetched_for_polling(desk):
+    conversation_id = _queued(desk)
+    first = desk.api("get", f"/conversations/{conversation_id}", "aiko").json
+    last_id = first["messages"][-1]["id"]
+    desk.say("new words")
+
+    newer = desk.api("get", f"/conversations/{conversation_id}?after={last_id}", "aiko")
+    bad = desk.api("get", f"/conversations/{conversation_id}?after=yesterday", "aiko")
+
+    assert [m["text"] for m in newer.json["messages"]] == ["new words"]
+    assert bad.status_code == 422
+    assert bad.json["field"] == "after"
