@@ -69,14 +69,24 @@ def seed_demo(app) -> bool:
     return account is not None
 
 
-def banner(config: Config, admin_ready: bool) -> str:
-    """The one block `make run` prints: where to go and how to log in."""
+def _base(config: Config) -> str:
     host = _host()
     # A wildcard bind is shown as the loopback address a browser can open.
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-    base = f"http://{host}:{config.port}"
-    if admin_ready:
+    return f"http://{host}:{config.port}"
+
+
+def banner(config: Config, admin_ready: bool) -> str:
+    """The one block `make run` prints: where to go and how to log in.
+
+    Only a password made for this start is shown; one the operator set in
+    ADMIN_PASSWORD is theirs to know.
+    """
+    base = _base(config)
+    if admin_ready and config.extra.get("demo_password"):
         login = f"{config.admin_username} / {config.admin_password}"
+    elif admin_ready:
+        login = f"{config.admin_username} (password from ADMIN_PASSWORD)"
     else:
         login = (
             f"{config.admin_username} (an earlier admin exists; its password stands)"
@@ -96,6 +106,15 @@ def main() -> None:
         # A demo desk gets a fresh admin password each start, printed once.
         config.admin_username = config.admin_username or DEMO_ADMIN
         config.admin_password = secrets.token_urlsafe(12)
+        config.extra["demo_password"] = True
+    if not config.simulator:
+        # Printed by the master, once, whatever the number of workers.
+        print(
+            f"\n  Tsunagi is running ({config.env})\n"
+            f"    panel:    {_base(config)}/\n"
+            f"    webhook:  {_base(config)}/callback (set it in LINE's console)\n",
+            flush=True,
+        )
     Server(config).run()
 
 

@@ -36,7 +36,14 @@ def start_desk(port: int) -> subprocess.Popen:
         for k, v in os.environ.items()
         if not k.startswith("LINE_") and k != "REDIS_URL"
     }
-    env |= {"TSUNAGI_ENV": "development", "PORT": str(port), "LOG_LEVEL": "WARNING"}
+    env |= {
+        "TSUNAGI_ENV": "development",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "LINE_CHANNEL_SECRET": "",
+        "LINE_CHANNEL_ACCESS_TOKEN": "",
+        "REDIS_URL": "",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "run"],
         cwd=ROOT,

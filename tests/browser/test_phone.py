@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def desk():
+def desk(tmp_path_factory):
     """`make run`'s desk on a free port; yields its base URL and its output file."""
     if not shutil.which(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
@@ -52,9 +52,16 @@ def desk():
         for k, v in os.environ.items()
         if not k.startswith("LINE_") and k not in ("REDIS_URL", "ADMIN_PASSWORD")
     }
-    env |= {"TSUNAGI_ENV": "development", "PORT": str(port), "HOST": "127.0.0.1"}
-    log_path = ROOT / ".pytest_cache" / f"desk-{port}.log"
-    log_path.parent.mkdir(exist_ok=True)
+    # Empty, not absent: a developer's .env must not switch the simulator off.
+    env |= {
+        "TSUNAGI_ENV": "development",
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "LINE_CHANNEL_SECRET": "",
+        "LINE_CHANNEL_ACCESS_TOKEN": "",
+        "REDIS_URL": "",
+    }
+    log_path = tmp_path_factory.mktemp("desk") / "output.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "run"],
