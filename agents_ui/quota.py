@@ -18,6 +18,7 @@ LEDGER_PAGE = 50
 CHART_WIDTH = 720
 CHART_HEIGHT = 180
 CHART_LEFT = 36
+CHART_TOP = 10
 CHART_BOTTOM = 22
 
 
@@ -95,16 +96,19 @@ def chart(by_day: list[dict], month: str, limit_per_day: float | None = None):
                 "width": round(width, 1),
                 "free": row["free"],
                 "billable": row["billable"],
-                "free_y": round(CHART_HEIGHT - free_h, 1),
+                "free_y": round(CHART_TOP + CHART_HEIGHT - free_h, 1),
                 "free_h": round(free_h, 1),
-                "bill_y": round(CHART_HEIGHT - free_h - bill_h, 1),
+                "bill_y": round(CHART_TOP + CHART_HEIGHT - free_h - bill_h, 1),
                 "bill_h": round(bill_h, 1),
                 "future": date not in counted,
                 "label": day == 1 or day % 5 == 0,
             }
         )
     ticks = [
-        {"value": top * step // 2, "y": round(CHART_HEIGHT * (1 - step / 2), 1)}
+        {
+            "value": top * step // 2,
+            "y": round(CHART_TOP + CHART_HEIGHT * (1 - step / 2), 1),
+        }
         for step in range(3)
     ]
     return {
@@ -112,19 +116,20 @@ def chart(by_day: list[dict], month: str, limit_per_day: float | None = None):
         "ticks": ticks,
         "top": top,
         "width": CHART_WIDTH,
-        "height": CHART_HEIGHT + CHART_BOTTOM,
-        "plot_height": CHART_HEIGHT,
+        "height": CHART_TOP + CHART_HEIGHT + CHART_BOTTOM,
+        "plot_bottom": CHART_TOP + CHART_HEIGHT,
         "left": CHART_LEFT,
     }
 
 
 def _round_up(value: int) -> int:
     """An even round number at or above `value` (so half of it is whole too)."""
-    magnitude = 10 ** max(0, len(str(int(value))) - 1)
-    for step in (2, 4, 6, 8, 10):
-        if value <= step * magnitude:
+    value = max(2, int(value))
+    magnitude = 10 ** (len(str(value)) - 1)
+    for step in (1, 2, 4, 6, 8, 10):
+        if value <= step * magnitude and (step * magnitude) % 2 == 0:
             return step * magnitude
-    return 20 * magnitude
+    return 10 * magnitude
 
 
 def report(runtime, *, reason: str | None = None, before: str | None = None):

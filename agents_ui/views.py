@@ -72,7 +72,7 @@ def _setup(state) -> None:
 def _panel_time(epoch) -> str:
     """Epoch seconds as the desk's local date and time (Asia/Tokyo by default)."""
     zone = current_app.extensions["tsunagi"].delivery.ledger.zone
-    return datetime.fromtimestamp(float(epoch), zone).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(float(epoch), zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _typing_enabled() -> bool:

@@ -1,0 +1,457 @@
+"""The agents' panel and the admin console in a real browser.
+
+A whole desk runs in real processes (redis-server, gunicorn, `rq worker`s and
+the simulator standing in for LINE, see tests/integration/desk.py); Debian's
+Chromium, driven by Playwright, logs in and works the desk as agents and
+admins do. The last test saves the screenshots shown in the README.
+"""
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN = ("chief", "chief-password-1")
+AGENT = ("aiko", "aiko-password-1")
+HOSTILE = "<img src=x onerror=alert(1)>"
+WAIT = 20_000  # ms: how long a live update may take to show
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    """A desk in production shape with an admin and an agent."""
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    from tests.integration.desk import Desk
+
+    running = Desk(tmp_path_factory.mktemp("panel-desk"))
+    running.extra_env = {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}
+    try:
+        running.start_redis()
+        running.start_simulator()
+        running.start_web()
+        running.start_workers(2)
+        admin = _session(running, *ADMIN)
+        resp = admin.post(
+            f"{running.web}/api/v1/agents",
+            json={
+                "username": AGENT[0],
+                "password": AGENT[1],
+                "role": "agent",
+                "display_name": "Aiko",
+                "language": "en",
+            },
+        )
+        assert resp.status_code == 201, resp.text
+        resp = admin.patch(f"{running.web}/api/v1/auth/me", json={"language": "en"})
+        assert resp.status_code == 200, resp.text
+        yield running
+    finally:
+        running.kill_workers()
+        running.stop()
+
+
+def _session(desk, username, password) -> requests.Session:
+    """An API session with a bearer token (for setting the stage, not testing)."""
+    session = requests.Session()
+    for _attempt in range(20):
+        resp = session.post(
+            f"{desk.web}/api/v1/auth/token",
+            json={"username": username, "password": password},
+            timeout=10,
+        )
+        if resp.status_code != 401:
+            break
+        # Each gunicorn worker builds the app (and the bootstrap admin) on its
+        # first request; a login racing that can miss the admin being created.
+        time.sleep(0.25)
+    assert resp.status_code == 200, resp.text
+    session.headers["Authorization"] = f"Bearer {resp.json()['token']}"
+    return session
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Watch:
+    """What a page did that it must not: script errors and alert() dialogs."""
+
+    def __init__(self, page):
+        self.errors = []
+        self.dialogs = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1360, "height": 820})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    page.watch = Watch(page)
+    yield page
+    assert page.watch.errors == [], page.watch.errors
+
+
+def login(page, desk, username, password, next_path="/"):
+    page.goto(f"{desk.web}/login?next={next_path}")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(desk.web) + re.escape(next_path) + "$"))
+
+
+def wait_live(page):
+    """Wait until the page's event stream is connected."""
+    page.wait_for_function("document.body.dataset.live === 'on'", timeout=WAIT)
+
+
+def hand_off(desk, name, first="hello"):
+    """A new friend who writes, then asks for a person; returns the user id."""
+    user = desk.new_user(name, follow=True)
+    desk.received(user, 1)  # the greeting
+    desk.say(user, first)
+    desk.received(user, 2)
+    desk.say(user, "I want to talk to a person")
+    return user
+
+
+def count_received(desk, user) -> int:
+    return len(desk.received(user, 0, wait=0))
+
+
+def set_settings(desk, **values):
+    admin = _session(desk, *ADMIN)
+    resp = admin.put(f"{desk.web}/api/v1/settings", json=values, timeout=10)
+    assert resp.status_code == 200, resp.text
+
+
+def quiet(page):
+    """Hide the passing notice so that a screenshot shows the page itself."""
+    page.evaluate("document.getElementById('notice').hidden = true")
+
+
+def row_of(page, name):
+    return page.locator("#conversations .row", has_text=name)
+
+
+# -- tests ----------------------------------------------------------------------
+
+
+def test_screenshots_of_the_inbox_a_conversation_and_the_quota(desk, page, browser):
+    """Saves docs/panel-*.png for the README (look at them after a change).
+
+    First in the module, so the pictures show only the desk it sets up.
+    """
+    from playwright.sync_api import expect
+
+    set_settings(desk, handoff_agent_wait_seconds=0)
+    try:
+        for name, first in (
+            ("田中 陽子", "注文した商品がまだ届きません"),
+            ("Sam Lee", "Can I change my delivery address?"),
+        ):
+            hand_off(desk, name, first=first)
+    finally:
+        set_settings(desk, handoff_agent_wait_seconds=None)
+    login(page, desk, *AGENT)
+    wait_live(page)
+    user = hand_off(desk, "佐藤 健", first="予約の変更をしたいです")
+    row = row_of(page, "佐藤 健")
+    expect(row).to_be_visible(timeout=WAIT)
+    row.click()
+    page.click("#claim")
+    page.fill("#tag-input", "予約")
+    page.click("#tag-form button")
+    expect(page.locator("#tags li")).to_have_count(1)
+    page.fill("#note-input", "Regular customer; prefers evenings.")
+    page.click("#note-form button")
+    expect(page.locator("#notes li")).to_have_count(1)
+    page.fill(
+        "#draft", "佐藤様、担当の Aiko です。ご希望の日時を教えていただけますか？"
+    )
+    page.click("#send")
+    expect(page.locator("#messages .message.out").last).to_contain_text(
+        "担当の Aiko", timeout=WAIT
+    )
+    desk.say(user, "12月10日の18時はどうでしょう？")
+    expect(page.locator("#messages .message.in").last).to_contain_text(
+        "12月10日", timeout=WAIT
+    )
+    page.fill("#draft", "ご用意できます。")
+    page.click("#add-bubble")
+    page.fill("#draft", "ほかにご質問はありますか？")
+    expect(page.locator("#cost")).to_contain_text("free")
+    quiet(page)
+    page.screenshot(path=str(ROOT / "docs" / "panel-conversation.png"))
+
+    page.click("[data-tab=all]")
+    row_of(page, "田中 陽子").click()
+    expect(page.locator("#thread-name")).to_have_text("田中 陽子")
+    quiet(page)
+    page.screenshot(path=str(ROOT / "docs" / "panel-inbox.png"))
+
+    other = browser.new_context(viewport={"width": 1360, "height": 820})
+    try:
+        admin = other.new_page()
+        login(admin, desk, *ADMIN, next_path="/admin/quota")
+        expect(admin.locator("#chart rect").first).to_be_visible()
+        admin.set_viewport_size({"width": 1360, "height": 1000})
+        admin.screenshot(path=str(ROOT / "docs" / "panel-quota.png"))
+    finally:
+        other.close()
+
+
+def test_login_with_a_wrong_password_stays_on_the_form(desk, page):
+    from playwright.sync_api import expect
+
+    page.goto(f"{desk.web}/", wait_until="load")
+    assert "/login" in page.url
+    page.fill("#username", AGENT[0])
+    page.fill("#password", "not-the-password")
+    page.click("form.login button[type=submit]")
+
+    expect(page.locator(".login .error")).to_be_visible()
+    login(page, desk, *AGENT)
+    expect(page.locator(".bar .name")).to_have_text("Aiko")
+    expect(page.locator("[data-tab=queue]")).to_contain_text("Queue")
+
+
+def test_queue_shows_a_new_handoff_live_without_a_reload(desk, page):
+    from playwright.sync_api import expect
+
+    login(page, desk, *AGENT)
+    wait_live(page)
+    page.evaluate("window.stillTheSamePage = true")
+
+    hand_off(desk, "Live Lena")
+
+    row = row_of(page, "Live Lena")
+    expect(row).to_be_visible(timeout=WAIT)
+    expect(row.locator(".status")).to_have_text("queued")
+    expect(row.locator(".waiting")).to_contain_text("waiting")
+    assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_agent_claims_answers_free_and_closes(desk, page):
+    from playwright.sync_api import expect
+
+    login(page, desk, *AGENT)
+    wait_live(page)
+    user = hand_off(desk, "Free Fumi")
+
+    row = row_of(page, "Free Fumi")
+    expect(row).to_be_visible(timeout=WAIT)
+    row.click()
+    page.click("#claim")
+    expect(page.locator("#thread-state")).to_have_text("Assigned to you")
+    page.click("[data-tab=mine]")
+    expect(row_of(page, "Free Fumi")).to_be_visible()
+    cost = page.locator("#cost")
+    expect(cost).to_have_text(re.compile(r"^free · \d+:\d\d left$"))
+
+    page.fill("#draft", "Hello Fumi, happy to help.")
+    page.locator("#draft").press("Control+Enter")
+
+    answer = page.locator("#messages .message.out").last
+    expect(answer).to_contain_text("Hello Fumi, happy to help.", timeout=WAIT)
+    expect(answer.locator(".stamp")).to_contain_text("free · reply")
+    got = desk.received(user, 3)
+    assert got[-1]["messages"] == [
+        {"type": "text", "text": "Hello Fumi, happy to help."}
+    ]
+    assert got[-1]["method"] == "reply"
+
+    page.click("#close")
+    expect(page.locator("#thread-state")).to_have_text("Closed", timeout=WAIT)
+    page.click("[data-tab=closed]")
+    expect(row_of(page, "Free Fumi")).to_be_visible(timeout=WAIT)
+    page.click("[data-tab=mine]")
+    expect(row_of(page, "Free Fumi")).to_have_count(0)
+
+
+def test_paid_push_is_asked_for_before_it_is_sent(desk, page):
+    from playwright.sync_api import expect
+
+    # No wait for agents: the acknowledgement spends the user's token at once.
+    set_settings(desk, handoff_agent_wait_seconds=0)
+    try:
+        user = hand_off(desk, "Paid Pia")
+        desk.received(user, 3)  # the acknowledgement took the reply token
+        login(page, desk, *AGENT)
+        row = row_of(page, "Paid Pia")
+        expect(row).to_be_visible(timeout=WAIT)
+        row.click()
+        page.click("#claim")
+        expect(page.locator("#thread-state")).to_have_text("Assigned to you")
+
+        page.fill("#draft", "First bubble")
+        page.click("#add-bubble")
+        page.fill("#draft", "Second bubble")
+        expect(page.locator("#bundle li")).to_have_count(1)
+        expect(page.locator("#cost")).to_have_text("paid push (1 message)")
+        page.select_option("#if-expired", "hold")
+        expect(page.locator("#cost")).to_have_text("held until the user writes")
+        page.select_option("#if-expired", "ask")
+
+        page.click("#send")
+        dialog = page.locator("#confirm-push")
+        expect(dialog).to_be_visible()
+        expect(page.locator("#confirm-text")).to_contain_text("paid push")
+        assert count_received(desk, user) == 3  # nothing went out yet
+
+        page.click("#confirm-push-button")
+        expect(page.locator("#messages .message.out").last).to_contain_text(
+            "Second bubble", timeout=WAIT
+        )
+        got = desk.received(user, 4)
+        assert got[-1]["method"] == "push"
+        assert [m["text"] for m in got[-1]["messages"]] == [
+            "First bubble",
+            "Second bubble",
+        ]
+    finally:
+        set_settings(desk, handoff_agent_wait_seconds=None)
+
+
+def test_admin_creates_a_rule_and_the_tester_finds_it(desk, page):
+    from playwright.sync_api import expect
+
+    login(page, desk, *ADMIN, next_path="/admin/rules")
+    page.click("a[href='/admin/rules/new'] button")
+    page.fill("#f-id", "parking")
+    page.fill("#f-name", "Parking")
+    page.fill("#f-priority", "40")
+    page.select_option("#f-kind", "contains")
+    page.fill("#f-patterns", "parking\n駐車場")
+    page.fill(
+        "#f-reply",
+        '[{"type": "text", "text": "We have 12 spaces behind the shop.",'
+        ' "quickReply": {"items": [{"type": "action", "action":'
+        ' {"type": "message", "label": "Map", "text": "map"}}]}}]',
+    )
+    expect(page.locator("#preview .bubble")).to_have_text(
+        "We have 12 spaces behind the shop."
+    )
+    expect(page.locator("#preview .chip")).to_have_text("Map")
+    page.click("#save")
+    page.wait_for_url(re.compile(r"/admin/rules/parking$"))
+
+    page.goto(f"{desk.web}/admin/rules")
+    page.fill("#rule-search", "parking")
+    expect(page.locator("#rules tbody tr")).to_have_count(1)
+    page.fill("#tester-text", "Is there parking nearby?")
+    page.click("#tester button[type=submit]")
+    result = page.locator("#tester-result")
+    expect(result.locator(".tester-rule")).to_contain_text("parking")
+    expect(result.locator(".bubble")).to_have_text("We have 12 spaces behind the shop.")
+
+    # Switched off, the rule no longer answers.
+    page.locator("#rules tbody tr[data-id=parking] input.enabled").uncheck()
+    expect(page.locator("#notice")).to_have_text("Saved.")
+    page.click("#tester button[type=submit]")
+    expect(result.locator(".tester-rule")).not_to_contain_text("parking")
+
+
+def test_hostile_display_name_shows_as_text_and_runs_nothing(desk, page):
+    from playwright.sync_api import expect
+
+    from handoff.profiles import Profiles
+
+    user = hand_off(desk, "Mallory", first=HOSTILE)
+
+    class HostileLine:
+        """LINE's profile as an attacker could shape it (the simulator caps
+        names at LINE's 20 characters, so the cache is written directly)."""
+
+        def get_profile(self, user_id):
+            return {"displayName": HOSTILE, "pictureUrl": "javascript:alert(2)"}
+
+    Profiles(desk.redis(), HostileLine()).refresh(user)
+
+    login(page, desk, *ADMIN)
+    row = row_of(page, HOSTILE)
+    expect(row).to_be_visible(timeout=WAIT)
+    expect(row.locator(".person")).to_have_text(HOSTILE)
+    row.click()
+    expect(page.locator("#thread-name")).to_have_text(HOSTILE)
+    expect(page.locator("#profile-name")).to_have_text(HOSTILE)
+    expect(page.locator("#messages .message.in .bubble").first).to_have_text(HOSTILE)
+    assert page.locator("main img[src=x]").count() == 0
+    assert page.locator("#profile-picture").is_hidden()
+    page.wait_for_timeout(500)
+    assert page.watch.dialogs == []
+
+
+def test_state_changes_without_the_csrf_token_are_refused(desk, page):
+    login(page, desk, *AGENT)
+    statuses = page.evaluate(
+        """async () => {
+            const post = (headers) => fetch("/api/v1/canned", {
+                method: "POST",
+                headers: {"Content-Type": "application/json", ...headers},
+                body: JSON.stringify({code: "csrf-probe", text: "x"}),
+            }).then(async (r) => [r.status, (await r.json()).error]);
+            const form = await fetch("/logout", {method: "POST"});
+            return {
+                none: await post({}),
+                wrong: await post({"X-CSRF-Token": "forged"}),
+                logout: form.status,
+            };
+        }"""
+    )
+    assert statuses["none"] == [403, "csrf_failed"]
+    assert statuses["wrong"] == [403, "csrf_failed"]
+    assert statuses["logout"] == 403
+    page.goto(f"{desk.web}/")
+    assert page.url.rstrip("/") == desk.web  # still logged in
+
+
+def test_language_switch_changes_the_panel_and_is_remembered(desk, page):
+    from playwright.sync_api import expect
+
+    login(page, desk, *AGENT)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("[data-tab=queue]")).to_contain_text("Queue")
+
+    page.click("#lang-ja")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(page.locator("[data-tab=queue]")).to_contain_text("待ち行列")
+    page.reload()
+    expect(page.locator("[data-tab=queue]")).to_contain_text("待ち行列")
+
+    page.click("#lang-en")
+    expect(page.locator("[data-tab=queue]")).to_contain_text("Queue")
