@@ -119,6 +119,12 @@ def _domain(call, *args, **kwargs):
         raise ApiError(exc.status, exc.code, exc.message) from None
 
 
+#: Conversation fields the API keeps to itself (history cursors, bookkeeping).
+_INTERNAL = frozenset(
+    {"history_after", "history_until", "first_unanswered_at", "handoff_event"}
+)
+
+
 def _view(conversation: dict) -> dict:
     """A conversation as the API shows it: window, profile and tags added."""
     return _views([conversation])[0]
@@ -146,11 +152,7 @@ def _views(conversations: list[dict]) -> list[dict]:
     shown = []
     for index, conversation in enumerate(conversations):
         window, profile, tags = replies[3 * index : 3 * index + 3]
-        view = {
-            k: v
-            for k, v in conversation.items()
-            if k not in ("history_after", "history_until", "first_unanswered_at")
-        }
+        view = {k: v for k, v in conversation.items() if k not in _INTERNAL}
         view["free_until"] = window[0][1] if window else None
         view["display_name"] = profile.get("display_name") or None
         view["picture_url"] = profile.get("picture_url") or None

@@ -582,7 +582,7 @@ def _brief(conversation: dict) -> dict:
     return {
         k: v
         for k, v in conversation.items()
-        if k not in ("history_after", "history_until")
+        if k not in ("history_after", "history_until", "handoff_event")
     }
 
 
