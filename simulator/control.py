@@ -96,8 +96,8 @@ def _act(action, *args, **kwargs):
     """Run a user action; its failures become control errors."""
     try:
         event = action(simulator(), *args, **kwargs)
-    except KeyError:
-        raise ControlError(404, "not_found", f"no user {args[0]}") from None
+    except events.UnknownUser as exc:
+        raise ControlError(404, "not_found", f"no user {exc}") from None
     except events.NotFriend as exc:
         raise ControlError(409, "not_following", str(exc)) from None
     except ValueError as exc:

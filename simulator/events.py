@@ -18,6 +18,10 @@ from simulator.state import (
 log = logging.getLogger(__name__)
 
 
+class UnknownUser(LookupError):
+    """No simulated user has this id."""
+
+
 class NotFriend(Exception):
     """The user has not followed the bot (or blocked it): LINE delivers nothing."""
 
@@ -47,7 +51,7 @@ def _dispatch(sim: Simulator, event: dict) -> dict:
 def _friend(sim: Simulator, user_id: str) -> dict:
     user = sim.user(user_id)
     if user is None:
-        raise KeyError(user_id)
+        raise UnknownUser(user_id)
     if not user["following"]:
         raise NotFriend(f"user {user_id} is not following the bot")
     return user
@@ -57,7 +61,7 @@ def follow(sim: Simulator, user_id: str) -> dict:
     """The user adds the bot as a friend (or unblocks it)."""
     user = sim.user(user_id)
     if user is None:
-        raise KeyError(user_id)
+        raise UnknownUser(user_id)
     if user["following"]:
         raise ValueError(f"user {user_id} already follows the bot")
     unblocked = any(

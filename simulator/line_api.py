@@ -9,6 +9,7 @@ carries an `x-line-request-id`, so code tested here meets no surprise there.
 import hmac
 import io
 import logging
+import time
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
 
@@ -55,7 +56,7 @@ def _gate():
     g.line_request_id = request_id()
     latency, status = sim.faults.take(_api_path(), "before")
     if latency:
-        sim.wait(lambda: False, latency)
+        time.sleep(latency)
     if status:
         return _refusal(LineRefusal(status, MESSAGES[status]))
     header = request.headers.get("Authorization", "")
@@ -242,3 +243,10 @@ def content(message_id):
 @bp.get("/v2/bot/info")
 def bot_info():
     return jsonify(simulator().bot_info())
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE"])
+def not_served(rest):
+    """An API path the simulator does not serve: LINE's JSON 404, not a page."""
+    log.info("simulator: %s /%s is not simulated", request.method, rest)
+    raise LineRefusal(404, "Not found")

@@ -335,3 +335,10 @@ def test_sdk_downloads_message_content_from_the_data_host(live, client):
     with ApiClient(configuration) as api_client:
         data = MessagingApiBlob(api_client).get_message_content(message_id)
     assert data == PNG
+
+
+def test_api_path_the_simulator_lacks_gets_lines_json_404(client):
+    response = client.post("/simulator/line/v2/bot/message/broadcast", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json == {"message": "Not found"}
+    assert response.headers["x-line-request-id"]
