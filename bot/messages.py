@@ -40,6 +40,7 @@ DOCUMENTED_LIMITS = {
     ("ImagemapMessage", "altText"): {"minLength": 1, "maxLength": 1500},
     ("QuickReply", "items"): {"minItems": 1},
 }
+QUICK_REPLY_LABEL = 20
 DOCUMENTED_REQUIRED = {
     "QuickReply": ["items"],
     "QuickReplyItem": ["action"],
@@ -207,6 +208,11 @@ def _load(document: dict) -> dict:
 
     for (name, prop), limits in DOCUMENTED_LIMITS.items():
         _properties(schemas[name])[prop].update(limits)
+    # A quick reply button shows at most 20 characters; LINE refuses longer.
+    action = schemas["QuickReplyItem"]["properties"]["action"]
+    schemas["QuickReplyItem"]["properties"]["action"] = {
+        "allOf": [action, {"properties": {"label": {"maxLength": QUICK_REPLY_LABEL}}}]
+    }
     for name, required in DOCUMENTED_REQUIRED.items():
         schema = schemas[name]
         schema["required"] = sorted(set(schema.get("required", [])) | set(required))

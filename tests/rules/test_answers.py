@@ -319,3 +319,12 @@ def test_profile_lookup_failure_falls_back_to_the_neutral_name(runtime, fake_lin
     answer = answers.decide(runtime, follow_event(USER), USER)
 
     assert answer.messages[0]["text"].startswith("お客様さん")
+
+
+def test_offered_quick_reply_is_a_message_line_takes():
+    from bot.messages import validate_messages
+    from bot.rules import default_rules
+
+    fallback = [r for r in default_rules() if r["id"] == "default-fallback"][0]
+
+    assert validate_messages(answers.offer_person(fallback["reply"])) == []

@@ -166,6 +166,28 @@ def test_invalid_message_names_the_field(messages, field, wording):
     assert wording in errors[0]["message"]
 
 
+def test_quick_reply_label_longer_than_line_shows_is_refused():
+    item = {
+        "type": "action",
+        "action": {
+            "type": "message",
+            "label": "担当者と話す / Talk to a person",
+            "text": "x",
+        },
+    }
+
+    errors = validate_messages(
+        [{"type": "text", "text": "x", "quickReply": {"items": [item]}}]
+    )
+
+    assert errors == [
+        {
+            "field": "messages[0].quickReply.items[0].action.label",
+            "message": "must be at most 20 characters long",
+        }
+    ]
+
+
 def test_custom_field_prefix_is_used_in_errors():
     errors = validate_messages([{"type": "text"}], field="reply")
 
