@@ -347,7 +347,7 @@ class UserState:
 class Replay:
     """One policy's run of the trace through an in-process desk."""
 
-    def __init__(self, trace, cfg: TraceConfig, policy: Policy):
+    def __init__(self, trace, cfg: TraceConfig, policy: Policy, *, http=False):
         from api.tokens import Tokens
         from app import create_app
         from bot.runtime import Runtime
@@ -372,7 +372,8 @@ class Replay:
         )
         config.check()
         runtime = Runtime(config, server=fakeredis.FakeServer(), clock=self.clock)
-        line = SimulatorLine(self.sim)
+        self.server = None
+        line = self._serve() if http else SimulatorLine(self.sim)
         runtime.line = line
         if policy.peer:
             runtime.delivery = PeerDelivery(
@@ -407,6 +408,28 @@ class Replay:
         self.answers = []  # (posted_at, delivery, user, exchange)
 
     # -- plumbing --------------------------------------------------------------
+
+    def _serve(self):
+        """The simulator over HTTP on a free port; the SDK client to reach it."""
+        import threading
+
+        from flask import Flask
+        from werkzeug.serving import make_server
+
+        import simulator
+        from bot.line_api import LineClient
+
+        app = Flask("bench-simulator")
+        simulator.mount(app, self.sim)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        host = f"http://127.0.0.1:{self.server.server_port}/simulator/line"
+        return LineClient(TOKEN, host, timeout=10)
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server = None
 
     def api(self, method, path, who, **kwargs):
         self.api_calls += 1
@@ -604,6 +627,7 @@ class Replay:
             self.clock.now += 1
             self.upkeep()
         self.look_all()
+        self.stop()
         return self.measure(time.perf_counter() - started)
 
     def runtime_settings(self):
@@ -683,6 +707,11 @@ def main(argv=None) -> int:
     parser.add_argument("--exchanges-mean", type=float, default=2.5)
     parser.add_argument("--policy", action="append", help="run only these policies")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="reach the simulator over HTTP through the LINE SDK (slower)",
+    )
     args = parser.parse_args(argv)
     import logging
 
@@ -707,7 +736,7 @@ def main(argv=None) -> int:
     chosen = [p for p in POLICIES if not args.policy or p.name in args.policy]
     results = []
     for policy in chosen:
-        result = Replay(copy.deepcopy(trace), cfg, policy).run()
+        result = Replay(copy.deepcopy(trace), cfg, policy, http=args.http).run()
         results.append(result)
         print(
             f"  {policy.name}: {result['billable']} billable "
@@ -724,7 +753,7 @@ def main(argv=None) -> int:
     for line in verdicts:
         print(line)
     if args.write:
-        write(rendered, shape, cfg, verdicts)
+        write(rendered, shape, cfg, verdicts, args.http)
     return 0
 
 
@@ -749,7 +778,7 @@ def check(results, baseline) -> list[str]:
     return lines
 
 
-def write(rendered, shape, cfg, verdicts) -> None:
+def write(rendered, shape, cfg, verdicts, http) -> None:
     path = ROOT / "BENCHMARKS.md"
     begin, end = "<!-- economics:begin -->", "<!-- economics:end -->"
     section = "\n".join(
@@ -764,10 +793,15 @@ def write(rendered, shape, cfg, verdicts) -> None:
             f"{cfg.answer_sigma}), 1-{cfg.max_bubbles} bubbles per answer, "
             f"{shape['bubbles']} bubbles; users ping about every "
             f"{cfg.ping_mean:.0f} s while waiting and tap the button after about "
-            f"{cfg.tap_median:.0f} s. Replayed in process on a virtual clock: signed "
-            "webhook -> `/callback` -> the worker's `drain_chat` and upkeep -> the "
-            "agents' API -> the simulator's LINE state (no HTTP to LINE, no RQ "
-            "round trip).",
+            f"{cfg.tap_median:.0f} s. Replayed on a virtual clock in one process "
+            "(fakeredis): signed webhook -> `/callback` -> the worker's "
+            "`drain_chat` and upkeep -> the agents' API -> "
+            + (
+                "the simulator over HTTP through the LINE SDK"
+                if http
+                else "the simulator's LINE state in process (no HTTP to LINE)"
+            )
+            + "; no RQ round trip, one worker.",
             "",
             rendered,
             "",

@@ -82,7 +82,8 @@ def route(runtime, chat_id: str, event: dict, answer):
     conversation = conversations.ensure_open(
         chat_id, user_id, history_after=_entry_before_last(runtime, chat_id)
     )
-    if kind in SPEAKING_EVENTS:
+    # A tap on "get the answer" fetches what is held; it asks nothing new.
+    if kind in SPEAKING_EVENTS and not tap.is_tap(event):
         summary_kind, text, _media = summarize_event(event)
         conversation = conversations.record_inbound(conversation, summary_kind, text)
     _apply_tags(conversations, user_id, answer)

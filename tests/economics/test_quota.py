@@ -293,3 +293,29 @@ def test_the_workers_upkeep_syncs_at_most_every_few_minutes(desk):
 
     assert (first, second) == (True, False)
     assert quota.line_state(desk.runtime.redis)["total_usage"] == 4
+
+
+def test_an_unknown_plan_gives_no_limit_no_guard_and_no_advice(desk):
+    report = desk.api("get", "/quota", "aiko").json
+
+    assert report["plan"]["source"] == "unknown"
+    assert report["limit"] is None
+    assert report["guard"]["state"] == "ok"
+    assert report["advice"] is None
+
+
+def test_a_line_failure_during_sync_keeps_the_last_figures(desk):
+    from bot.line_api import LineError
+
+    desk.line.limit = 200
+    desk.line.manager_sends = 3
+    _sync(desk)
+
+    def refuse():
+        raise LineError("server_error", 500, "down")
+
+    desk.line.get_quota = refuse
+    report = _sync(desk)
+
+    assert report["line"]["total_usage"] == 3
+    assert report["limit"] == 200

@@ -178,3 +178,17 @@ def test_free_only_keeps_old_answers_held(desk):
     assert tap.upkeep(desk.runtime)["released"] == 0
     assert desk.line.pushes() == []
     assert len(desk.runtime.delivery.held(USER)) == 1
+
+
+def test_a_tap_is_not_a_new_question_for_the_agent(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _answer(desk, conversation_id)
+    before = desk.conversation()
+
+    desk.postback(tap.TAP_DATA)
+
+    after = desk.conversation()
+    assert after["first_unanswered_at"] is None
+    assert after["unread"] == before["unread"] == 0
+    assert desk.runtime.delivery.held(USER) == []
