@@ -105,9 +105,15 @@ def _conversations() -> Conversations:
 
 
 def _caller() -> tuple[str, bool]:
-    """(username, is_admin) of the caller, who is marked present."""
+    """(username, is_admin) of the caller, who is marked present (and active
+    when the request changes something)."""
     account = current_account()
-    queue.touch(_runtime().redis, account["username"], _runtime().delivery.clock())
+    queue.touch(
+        _runtime().redis,
+        account["username"],
+        _runtime().delivery.clock(),
+        acted=request.method not in ("GET", "HEAD"),
+    )
     return account["username"], account["role"] == "admin"
 
 

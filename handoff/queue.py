@@ -8,7 +8,7 @@ changes with every event and every reply.
 
 Upkeep (`maintain`, called by the worker's sweeper) closes conversations
 after the set minutes of user silence and returns to the queue those whose
-agent is gone or away while the user waits.
+agent is gone, or has done nothing for the set minutes while the user waits.
 """
 
 import logging
@@ -32,13 +32,27 @@ ONLINE_WITHIN = 90
 MAINTAIN_EVERY = 15
 
 
-def touch(redis, username: str, now: float | None = None) -> None:
-    """Note that `username` is at the desk now."""
-    redis.zadd(key("presence"), {username: time.time() if now is None else now})
+def touch(redis, username: str, now: float | None = None, *, acted=False) -> None:
+    """Note that `username` is at the desk now; `acted` when they changed something.
+
+    Presence (any request, an open event stream) says who is online; action
+    (claims, answers, notes…) says who is working, which is what the idle rule
+    reads — a panel left open refreshes itself, but does not answer anyone.
+    """
+    now = time.time() if now is None else now
+    pipe = redis.pipeline(transaction=False)
+    pipe.zadd(key("presence"), {username: now})
+    if acted:
+        pipe.zadd(key("activity"), {username: now})
+    pipe.execute()
 
 
 def last_seen(redis, username: str) -> float | None:
     return redis.zscore(key("presence"), username)
+
+
+def last_acted(redis, username: str) -> float | None:
+    return redis.zscore(key("activity"), username)
 
 
 def online(redis, now: float | None = None) -> list[str]:
@@ -117,10 +131,15 @@ def sweep(runtime) -> dict:
             continue
         assignee = conversation["assignee"]
         if assignee not in agents:
-            agents[assignee] = _present_since(redis, assignee)
-        seen = max(agents[assignee] or 0, conversation["assigned_at"] or 0)
+            agents[assignee] = _acted_since(redis, assignee)
+        # Idle: the user has waited this long and the agent did nothing since.
+        busy = max(
+            agents[assignee] or 0,
+            conversation["assigned_at"] or 0,
+            conversation["first_unanswered_at"] or 0,
+        )
         gone = agents[assignee] is None
-        if gone or (idle_after and now - seen >= idle_after):
+        if gone or (idle_after and now - busy >= idle_after):
             conversations.requeue(conversation["id"], assignee, "agent_away")
             done["requeued"] += 1
             log.info(
@@ -129,11 +148,11 @@ def sweep(runtime) -> dict:
     return done
 
 
-def _present_since(redis, username) -> float | None:
-    """When the agent was last seen (0 if never), or None if the account is gone."""
+def _acted_since(redis, username) -> float | None:
+    """When the agent last acted (0 if never), or None if the account is gone."""
     from handoff.agents import Agents
 
     account = Agents(redis).get(username)
     if not account or not account.get("active", True):
         return None
-    return last_seen(redis, username) or 0.0
+    return last_acted(redis, username) or 0.0

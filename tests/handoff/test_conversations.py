@@ -348,6 +348,45 @@ def test_waiting_user_goes_back_to_the_queue_when_the_agent_is_away(
     assert (back["status"], back["handoff_reason"]) == ("queued", "agent_away")
 
 
+def test_an_agent_who_only_reads_counts_as_away(runtime, desk, conversations, clock):
+    _minutes(runtime, "handoff_agent_idle_minutes", 15)
+    desk.postback()
+    conversation_id = desk.conversation()["id"]
+    desk.api("post", f"/conversations/{conversation_id}/claim", "aiko")
+    for _ in range(4):
+        clock.advance(4 * 60)
+        desk.api("get", f"/conversations/{conversation_id}", "aiko")
+
+    queue.sweep(runtime)
+
+    assert conversations.get(conversation_id)["status"] == "queued"
+
+
+def test_a_user_who_just_wrote_is_not_taken_from_a_quiet_agent_at_once(
+    runtime, desk, conversations, clock
+):
+    _minutes(runtime, "handoff_agent_idle_minutes", 15)
+    _minutes(runtime, "handoff_auto_close_minutes", 0)
+    desk.postback()
+    conversation_id = desk.conversation()["id"]
+    desk.api("post", f"/conversations/{conversation_id}/claim", "aiko")
+    desk.api(
+        "post",
+        f"/conversations/{conversation_id}/messages",
+        "aiko",
+        json={"messages": [{"type": "text", "text": "Done?"}], "if_expired": "push"},
+    )
+    clock.advance(60 * 60)
+    desk.say("one more thing")
+
+    queue.sweep(runtime)
+    assert conversations.get(conversation_id)["status"] == "assigned"
+
+    clock.advance(15 * 60)
+    queue.sweep(runtime)
+    assert conversations.get(conversation_id)["status"] == "queued"
+
+
 def test_disabled_agents_conversations_return_to_the_queue(
     runtime, desk, conversations
 ):
