@@ -84,6 +84,7 @@ class TraceConfig:
     pause_mean: float = 600.0
     tap_median: float = 15.0
     claim_delay: float = 3.0
+    leave_share: float = 0.0
     close_after: float = 120.0
 
 
@@ -101,6 +102,8 @@ class Conversation:
     index: int
     start: float
     exchanges: list
+    #: The user leaves after the last question: no pings, no taps.
+    leaves: bool = False
 
 
 def lognormal(rng: random.Random, median: float, sigma: float) -> float:
@@ -133,6 +136,9 @@ def generate(cfg: TraceConfig) -> list[Conversation]:
             for _ in range(count)
         ]
         trace.append(Conversation(index, when, exchanges))
+    leavers = random.Random(cfg.seed + 1)
+    for conversation in trace:
+        conversation.leaves = leavers.random() < cfg.leave_share
     firsts = [c.exchanges[0] for c in trace]
     laters = [e for c in trace for e in c.exchanges[1:]]
     for group, median in (
@@ -492,6 +498,8 @@ class Replay:
         self.schedule_ping(user)
 
     def schedule_ping(self, user: UserState):
+        if self.gone(user):
+            return
         mean = (
             self.cfg.ping_mean
             if user.pings < self.cfg.pings_before_pause
@@ -503,6 +511,12 @@ class Replay:
             user,
             user.exchange,
         )
+
+    @staticmethod
+    def gone(user: UserState) -> bool:
+        """True once a leaving user has asked their last question."""
+        last = len(user.conversation.exchanges) - 1
+        return user.conversation.leaves and user.exchange == last
 
     def ping(self, user: UserState, exchange: int):
         from simulator import events
@@ -578,8 +592,10 @@ class Replay:
                     key = text.split("]")[0][1:]
                     user.received[key] = (entry["time"] / 1000.0, entry["method"])
                 items = (message.get("quickReply") or {}).get("items", [])
-                if user.waiting and any(
-                    i["action"].get("data") == TAP_DATA for i in items
+                if (
+                    user.waiting
+                    and not self.gone(user)
+                    and any(i["action"].get("data") == TAP_DATA for i in items)
                 ):
                     delay = lognormal(self.rng, self.cfg.tap_median, 0.5)
                     self.at(self.clock() + delay, self.tap, user, user.exchange)
@@ -705,6 +721,12 @@ def main(argv=None) -> int:
     parser.add_argument("--later-answer-median", type=float, default=30.0)
     parser.add_argument("--answer-sigma", type=float, default=0.8)
     parser.add_argument("--exchanges-mean", type=float, default=2.5)
+    parser.add_argument(
+        "--leave-share",
+        type=float,
+        default=0.0,
+        help="share of users who leave after their last question (no pings, taps)",
+    )
     parser.add_argument("--policy", action="append", help="run only these policies")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument(
@@ -724,6 +746,7 @@ def main(argv=None) -> int:
         later_answer_median=args.later_answer_median,
         answer_sigma=args.answer_sigma,
         exchanges_mean=args.exchanges_mean,
+        leave_share=args.leave_share,
     )
     trace = generate(cfg)
     shape = describe(trace)
@@ -780,11 +803,17 @@ def check(results, baseline) -> list[str]:
 
 def write(rendered, shape, cfg, verdicts, http) -> None:
     path = ROOT / "BENCHMARKS.md"
-    begin, end = "<!-- economics:begin -->", "<!-- economics:end -->"
+    slug = "economics" if not cfg.leave_share else "economics-leavers"
+    begin, end = f"<!-- {slug}:begin -->", f"<!-- {slug}:end -->"
     section = "\n".join(
         [
             begin,
-            "## Free-window economics (`python -m bench.economics --write`)",
+            (
+                "## Free-window economics (`python -m bench.economics --write"
+                + (" --http" if http else "")
+                + (f" --leave-share {cfg.leave_share}" if cfg.leave_share else "")
+                + "`)"
+            ),
             "",
             f"Trace: {shape['conversations']} handed-off conversations (seed "
             f"{cfg.seed}), {shape['exchanges_mean']:.2f} exchanges on average, "
@@ -793,7 +822,14 @@ def write(rendered, shape, cfg, verdicts, http) -> None:
             f"{cfg.answer_sigma}), 1-{cfg.max_bubbles} bubbles per answer, "
             f"{shape['bubbles']} bubbles; users ping about every "
             f"{cfg.ping_mean:.0f} s while waiting and tap the button after about "
-            f"{cfg.tap_median:.0f} s. Replayed on a virtual clock in one process "
+            f"{cfg.tap_median:.0f} s"
+            + (
+                f"; {cfg.leave_share:.0%} of users leave after their last question "
+                "(no pings, no taps)"
+                if cfg.leave_share
+                else ""
+            )
+            + ". Replayed on a virtual clock in one process "
             "(fakeredis): signed webhook -> `/callback` -> the worker's "
             "`drain_chat` and upkeep -> the agents' API -> "
             + (

@@ -45,6 +45,9 @@ HELD_AFTER_WAIT = ("push", "keep")
 MARK_TTL = 3600
 #: A chat whose held answers the guard kept is looked at again after this.
 HELD_RECHECK = 60
+#: One upkeep pass per this many seconds across all workers.
+UPKEEP_EVERY = 0.9
+UPKEEP_MARK = key("tap", "upkeep")
 
 
 def _text(value):
@@ -184,5 +187,16 @@ def release_overdue(runtime) -> int:
 
 
 def upkeep(runtime) -> dict:
-    """The sweeper's pass: offer the button, then push answers held too long."""
+    """The sweeper's pass: offer the button, then push answers held too long.
+
+    Every worker's sweeper calls it each second; one pass per `UPKEEP_EVERY`
+    of the desk's clock is enough, so the others return at once. Two passes
+    meeting are harmless (the tap marks and the chat lock decide).
+    """
+    redis = runtime.redis
+    now = runtime.delivery.clock()
+    last = redis.get(UPKEEP_MARK)
+    if last is not None and 0 <= now - float(last) < UPKEEP_EVERY:
+        return {"offered": 0, "released": 0}
+    redis.set(UPKEEP_MARK, f"{now:.3f}", ex=3600)
     return {"offered": offer_taps(runtime), "released": release_overdue(runtime)}

@@ -57,9 +57,9 @@ def test_a_waiting_users_lapsing_token_is_spent_on_the_button_once(desk):
     early = tap.upkeep(desk.runtime)
     desk.clock.advance(2)
     due = tap.upkeep(desk.runtime)
-    again = tap.upkeep(desk.runtime)
+    again = tap.offer_taps(desk.runtime)
 
-    assert (early["offered"], due["offered"], again["offered"]) == (0, 1, 0)
+    assert (early["offered"], due["offered"], again) == (0, 1, 0)
     [(_kind, _token, messages)] = _taps(desk)
     assert _has_button(messages[-1])
     assert desk.line.pushes() == []
@@ -71,8 +71,8 @@ def test_each_new_token_may_be_spent_once_on_its_own_lapse(desk):
     for _ in range(2):
         desk.say("hello?")
         desk.clock.advance(ttl - 5)
-        tap.upkeep(desk.runtime)
-        tap.upkeep(desk.runtime)
+        tap.offer_taps(desk.runtime)
+        tap.offer_taps(desk.runtime)
         desk.clock.advance(10)
 
     assert len(_taps(desk)) == 2
@@ -192,3 +192,16 @@ def test_a_tap_is_not_a_new_question_for_the_agent(desk):
     assert after["first_unanswered_at"] is None
     assert after["unread"] == before["unread"] == 0
     assert desk.runtime.delivery.held(USER) == []
+
+
+def test_upkeep_runs_once_a_second_whatever_the_number_of_sweepers(desk):
+    _assigned(desk)
+    desk.say("still there?")
+    desk.clock.advance(desk.runtime.config.line_reply_token_ttl - 5)
+    desk.runtime.redis.set(tap.UPKEEP_MARK, f"{desk.clock():.3f}")
+
+    skipped = tap.upkeep(desk.runtime)
+    desk.clock.advance(1)
+    ran = tap.upkeep(desk.runtime)
+
+    assert (skipped["offered"], ran["offered"]) == (0, 1)
