@@ -119,6 +119,16 @@ SCRIPT_WORDS = (
     N_("Surprised"),
     N_("Love"),
     N_("Sorry"),
+    N_("Answered by this draft"),
+    N_("Hand-offs added"),
+    N_("Hand-offs avoided"),
+    N_("Messages in the window"),
+    N_("Newly answered"),
+    N_("Push the held answers now (paid)"),
+    N_("Push the held answers now? It is a paid push."),
+    N_("Pushes caused (estimate)"),
+    N_("Pushes saved"),
+    N_("Taken from other rules"),
 )
 
 

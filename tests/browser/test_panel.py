@@ -218,6 +218,18 @@ def test_screenshots_of_the_inbox_a_conversation_and_the_quota(desk, page, brows
     quiet(page)
     page.screenshot(path=str(ROOT / "docs" / "panel-conversation.png"))
 
+    page.fill("#draft", "")
+    page.click("#bundle button")  # the drafted bubble is not sent
+    page.click("[data-tab=queue]")
+    row_of(page, "Sam Lee").click()
+    page.click("#claim")
+    page.fill("#draft", "Hi Sam, yes: send us the new address and we will update it.")
+    page.click("#send")
+    page.click("#confirm-push-button")
+    expect(page.locator("#messages .message.out").last).to_contain_text(
+        "paid · push", timeout=WAIT
+    )
+
     page.click("[data-tab=all]")
     row_of(page, "田中 陽子").click()
     expect(page.locator("#thread-name")).to_have_text("田中 陽子")
@@ -258,12 +270,23 @@ def test_queue_shows_a_new_handoff_live_without_a_reload(desk, page):
     page.evaluate("window.stillTheSamePage = true")
 
     hand_off(desk, "Live Lena")
+    hand_off(desk, "Live Leo")
 
     row = row_of(page, "Live Lena")
     expect(row).to_be_visible(timeout=WAIT)
     expect(row.locator(".status")).to_have_text("queued")
     expect(row.locator(".waiting")).to_contain_text("waiting")
+    expect(row_of(page, "Live Leo")).to_be_visible(timeout=WAIT)
     assert page.evaluate("window.stillTheSamePage") is True
+
+    # Keyboard: Alt+C claims the open conversation, Alt+N opens the next one.
+    row.click()
+    expect(page.locator("#thread-name")).to_have_text("Live Lena")
+    page.keyboard.press("Alt+c")
+    expect(page.locator("#thread-state")).to_have_text("Assigned to you")
+    page.keyboard.press("Alt+n")
+    expect(page.locator("#thread-name")).not_to_have_text("Live Lena")
+    expect(page.locator("#thread-state")).to_have_text("Waiting in the queue")
 
 
 def test_agent_claims_answers_free_and_closes(desk, page):
@@ -308,6 +331,12 @@ def test_paid_push_is_asked_for_before_it_is_sent(desk, page):
 
     # No wait for agents: the acknowledgement spends the user's token at once.
     set_settings(desk, handoff_agent_wait_seconds=0)
+    admin = _session(desk, *ADMIN)
+    resp = admin.post(
+        f"{desk.web}/api/v1/canned",
+        json={"code": "first", "title": "Opening", "text": "First bubble"},
+    )
+    assert resp.status_code in (201, 409), resp.text
     try:
         user = hand_off(desk, "Paid Pia")
         desk.received(user, 3)  # the acknowledgement took the reply token
@@ -318,7 +347,12 @@ def test_paid_push_is_asked_for_before_it_is_sent(desk, page):
         page.click("#claim")
         expect(page.locator("#thread-state")).to_have_text("Assigned to you")
 
-        page.fill("#draft", "First bubble")
+        page.fill("#draft", "/fir")
+        menu = page.locator("#canned-menu")
+        expect(menu).to_be_visible()
+        expect(menu.locator(".canned-item")).to_have_count(1)
+        page.locator("#draft").press("Enter")
+        expect(page.locator("#draft")).to_have_value("First bubble")
         page.click("#add-bubble")
         page.fill("#draft", "Second bubble")
         expect(page.locator("#bundle li")).to_have_count(1)
@@ -361,12 +395,20 @@ def test_admin_creates_a_rule_and_the_tester_finds_it(desk, page):
         "#f-reply",
         '[{"type": "text", "text": "We have 12 spaces behind the shop.",'
         ' "quickReply": {"items": [{"type": "action", "action":'
-        ' {"type": "message", "label": "Map", "text": "map"}}]}}]',
+        ' {"type": "message", "label": "Map", "text": "map"}}]}},'
+        ' {"type": "flex", "altText": "Parking", "contents": {"type": "bubble",'
+        ' "body": {"type": "box", "layout": "vertical", "contents":'
+        ' [{"type": "text", "text": "Open 24 hours", "weight": "bold"}]}}}]',
     )
-    expect(page.locator("#preview .bubble")).to_have_text(
+    expect(page.locator("#preview .bubble.text")).to_have_text(
         "We have 12 spaces behind the shop."
     )
     expect(page.locator("#preview .chip")).to_have_text("Map")
+    expect(page.locator("#preview .flex-card")).to_have_text("Open 24 hours")
+    page.click("#replay button[type=submit]")
+    expect(page.locator("#replay-result [data-figure=events]")).to_have_text(
+        re.compile(r"^\d+$")
+    )
     page.click("#save")
     page.wait_for_url(re.compile(r"/admin/rules/parking$"))
 
@@ -377,7 +419,9 @@ def test_admin_creates_a_rule_and_the_tester_finds_it(desk, page):
     page.click("#tester button[type=submit]")
     result = page.locator("#tester-result")
     expect(result.locator(".tester-rule")).to_contain_text("parking")
-    expect(result.locator(".bubble")).to_have_text("We have 12 spaces behind the shop.")
+    expect(result.locator(".bubble.text")).to_have_text(
+        "We have 12 spaces behind the shop."
+    )
 
     # Switched off, the rule no longer answers.
     page.locator("#rules tbody tr[data-id=parking] input.enabled").uncheck()

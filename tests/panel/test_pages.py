@@ -1,5 +1,6 @@
 """The panel's pages on the server: guards, language, the quota page, words."""
 
+import gettext
 import json
 import re
 from pathlib import Path
@@ -203,3 +204,14 @@ def test_chart_scale_is_even_so_its_middle_tick_is_whole(largest, top):
     rows = [{"date": "2026-12-01", "free": largest, "billable": 0, "held": 0}]
 
     assert quota.chart(rows, "2026-12")["top"] == top
+
+
+def test_compiled_catalogue_matches_the_translations():
+    with open(CATALOGUE, "rb") as handle:
+        catalogue = read_po(handle)
+    with open(CATALOGUE.with_suffix(".mo"), "rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+
+    stale = [m.id for m in catalogue if m.id and compiled.gettext(m.id) != m.string]
+
+    assert stale == [], "run: pybabel compile -d agents_ui/translations"

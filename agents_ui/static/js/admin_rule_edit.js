@@ -132,6 +132,42 @@ $("delete").addEventListener("click", async () => {
   }
 });
 
+const REPLAY_FIGURES = [
+  ["events", "Messages in the window"],
+  ["answered", "Answered by this draft"],
+  ["newly_answered", "Newly answered"],
+  ["taken_from_rules", "Taken from other rules"],
+  ["handoffs_avoided", "Hand-offs avoided"],
+  ["handoffs_added", "Hand-offs added"],
+  ["pushes_saved", "Pushes saved"],
+  ["pushes_caused", "Pushes caused (estimate)"],
+];
+
+$("replay").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = $("replay-result");
+  let rule;
+  try {
+    rule = collect();
+  } catch (error) {
+    showErrors([{ message: error.message }]);
+    return;
+  }
+  for (const name of ["created_at", "updated_at", "updated_by", "revision"]) delete rule[name];
+  try {
+    const result = await api("POST", "/rules/replay", { rule, days: Number($("replay-days").value) });
+    showErrors([]);
+    box.replaceChildren(
+      ...REPLAY_FIGURES.flatMap(([name, label]) =>
+        name in result ? [el("dt", {}, t(label)), el("dd", { dataset: { figure: name } }, String(result[name]))] : [],
+      ),
+    );
+  } catch (error) {
+    box.replaceChildren();
+    showErrors(error.errors.length ? error.errors : [{ field: error.field, message: error.message }]);
+  }
+});
+
 async function start() {
   if (!ruleId) {
     fill({ priority: 100, enabled: true, match: { kind: "contains", patterns: [] }, reply: [{ type: "text", text: "" }] });

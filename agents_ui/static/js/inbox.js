@@ -56,6 +56,13 @@ function nameOf(c) {
   return c.display_name || (c.user_id || c.chat_id || "").slice(0, 10) + "…";
 }
 
+/** True while the user waits on a person: queued, or their last word unanswered. */
+function userWaits(c) {
+  if (!c.waiting_since) return false;
+  if (c.status === "queued") return true;
+  return c.status === "assigned" && (c.last_message || {}).direction === "in";
+}
+
 function windowBadge(c) {
   return el("span", { class: "window", dataset: { freeUntil: c.free_until || "" } });
 }
@@ -92,9 +99,7 @@ function drawLists() {
             { class: "meta" },
             el("span", { class: `status ${c.status}` }, t(c.status)),
             c.assignee ? el("span", { class: "assignee" }, c.assignee) : null,
-            c.waiting_since && c.status !== "closed"
-              ? el("span", { class: "waiting", dataset: { since: c.waiting_since } })
-              : null,
+            userWaits(c) ? el("span", { class: "waiting", dataset: { since: c.waiting_since } }) : null,
             c.status !== "closed" ? windowBadge(c) : null,
           ),
         ),
@@ -189,6 +194,9 @@ function drawConversation() {
   held.replaceChildren(
     el("p", { class: "muted" }, t("Held until the user writes:")),
     ...(c.held || []).map((item) => el("div", { class: "held-item" }, bubbles(item.messages))),
+    IS_ADMIN
+      ? el("button", { type: "button", id: "push-held", onclick: pushHeld }, t("Push the held answers now (paid)"))
+      : null,
   );
   drawCost();
 }
@@ -281,6 +289,11 @@ async function act(path, body, done) {
     await loadConversation();
     return null;
   }
+}
+
+async function pushHeld() {
+  if (!window.confirm(t("Push the held answers now? It is a paid push."))) return;
+  await act("held/push", undefined, t("Sent as a paid push."));
 }
 
 async function changeTags(add, remove) {
