@@ -181,7 +181,8 @@ def current_plan(redis, settings=None) -> dict:
         for plan in plans:
             if plan["name"] == name:
                 return dict(plan, source="settings")
-        log.warning("quota: plan %r is not in the catalog", name)
+        # Named but not in the catalog: its limit is unknown, so no guard.
+        return _custom(name, None, "settings")
     if line.get("type") == "none":
         return _custom("unlimited", None, "line")
     if line.get("type") == "limited":
@@ -367,6 +368,6 @@ def report(redis, ledger, budget) -> dict:
         "guard": budget.state(settings),
         "free_only": settings["free_only"],
         "advice": advise(catalog(settings), plan, forecast, local.date())
-        if plan["source"] != "unknown"
+        if plan["limit"] is not None
         else None,
     }

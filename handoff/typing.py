@@ -11,7 +11,7 @@ already shown has more than `RENEW_BEFORE` seconds to run.
 
 import logging
 
-from flask import current_app
+from flask import current_app, request
 
 from api import bp
 from api.auth import current_account, require_role
@@ -149,6 +149,4 @@ def typing(conversation_id):
 
 
 def _has_body() -> bool:
-    from flask import request
-
     return bool(request.get_data(cache=True))

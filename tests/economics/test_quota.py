@@ -319,3 +319,14 @@ def test_a_line_failure_during_sync_keeps_the_last_figures(desk):
 
     assert report["line"]["total_usage"] == 3
     assert report["limit"] == 200
+
+
+def test_a_named_plan_missing_from_the_catalog_has_no_limit(desk):
+    desk.line.limit = 5000
+    _settings(desk, quota_plan="premium")
+
+    report = _sync(desk)
+
+    assert report["plan"]["name"] == "premium"
+    assert report["plan"]["source"] == "settings"
+    assert report["limit"] is None and report["advice"] is None
