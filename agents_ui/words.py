@@ -129,6 +129,18 @@ SCRIPT_WORDS = (
     N_("Pushes caused (estimate)"),
     N_("Pushes saved"),
     N_("Taken from other rules"),
+    N_("Holidays"),
+    N_("People answer only within these hours"),
+    N_("Time zone"),
+    N_("{day}: write ranges as 09:00-18:00"),
+    N_("mon"),
+    N_("tue"),
+    N_("wed"),
+    N_("thu"),
+    N_("fri"),
+    N_("sat"),
+    N_("sun"),
+    N_("closed all day"),
 )
 
 

@@ -499,3 +499,26 @@ def test_language_switch_changes_the_panel_and_is_remembered(desk, page):
 
     page.click("#lang-en")
     expect(page.locator("[data-tab=queue]")).to_contain_text("Queue")
+
+
+def test_admin_sets_business_hours_in_the_form(desk, page):
+    from playwright.sync_api import expect
+
+    login(page, desk, *ADMIN, next_path="/admin/settings")
+    hours = page.locator("#s-business_hours")
+    hours.locator("[name=sat]").fill("10:00 18:00")
+    page.click("#settings button[type=submit]")
+    expect(page.locator("#errors")).to_contain_text("write ranges as 09:00-18:00")
+
+    hours.locator("[name=sat]").fill("10:00-13:00, 14:00-18:00")
+    hours.locator("[name=holidays]").fill("2026-12-31")
+    page.click("#settings button[type=submit]")
+    expect(page.locator("#notice")).to_have_text("Saved.")
+
+    saved = _session(desk, *ADMIN).get(f"{desk.web}/api/v1/settings").json()
+    assert saved["business_hours"]["weekly"]["sat"] == [
+        ["10:00", "13:00"],
+        ["14:00", "18:00"],
+    ]
+    assert saved["business_hours"]["holidays"] == ["2026-12-31"]
+    set_settings(desk, business_hours=None)

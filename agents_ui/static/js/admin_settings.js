@@ -19,8 +19,56 @@ function groupOf(name) {
   return "other";
 }
 
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/** Business hours as a form: on/off, time zone, each day's ranges, holidays. */
+function hoursEditor(value) {
+  const box = el("div", { id: "s-business_hours", class: "hours-editor" });
+  const weekly = value.weekly || {};
+  box.append(
+    el("label", {}, el("input", { type: "checkbox", name: "enabled", checked: value.enabled }), " ", t("People answer only within these hours")),
+    el("label", {}, t("Time zone"), " ", el("input", { name: "timezone", value: value.timezone || "Asia/Tokyo" })),
+    ...DAYS.map((day) =>
+      el(
+        "label",
+        { class: "day" },
+        el("span", {}, t(day)),
+        el("input", {
+          name: day,
+          placeholder: t("closed all day"),
+          value: (weekly[day] || []).map((range) => range.join("-")).join(", "),
+        }),
+      ),
+    ),
+    el("label", {}, t("Holidays"), " ", el("input", { name: "holidays", placeholder: "2026-12-31, 2027-01-01", value: (value.holidays || []).join(", ") })),
+  );
+  box.readValue = () => {
+    const field = (name) => box.querySelector(`[name="${name}"]`);
+    const weeklyOut = {};
+    for (const day of DAYS) {
+      const text = field(day).value.trim();
+      if (!text) continue;
+      weeklyOut[day] = text.split(",").map((range) => {
+        const parts = range.trim().split("-").map((part) => part.trim());
+        if (parts.length !== 2 || !parts[0] || !parts[1]) {
+          throw new Error(t("{day}: write ranges as 09:00-18:00", { day: t(day) }));
+        }
+        return parts;
+      });
+    }
+    return {
+      enabled: field("enabled").checked,
+      timezone: field("timezone").value.trim(),
+      weekly: weeklyOut,
+      holidays: field("holidays").value.split(",").map((d) => d.trim()).filter(Boolean),
+    };
+  };
+  return box;
+}
+
 function inputFor(name, value) {
   const id = `s-${name}`;
+  if (name === "business_hours" && value && typeof value === "object") return hoursEditor(value);
   if (typeof value === "boolean") return el("input", { id, type: "checkbox", checked: value });
   if (typeof value === "number") return el("input", { id, type: "number", value: String(value) });
   if (CHOICES[name]) {
@@ -41,6 +89,7 @@ function inputFor(name, value) {
 
 function read(name) {
   const input = inputs[name];
+  if (input.readValue) return input.readValue();
   const before = current[name];
   if (typeof before === "boolean") return input.checked;
   if (typeof before === "number") return Number(input.value);
@@ -79,7 +128,8 @@ $("settings").addEventListener("submit", async (event) => {
       const value = read(name);
       if (JSON.stringify(value) !== JSON.stringify(current[name])) changes[name] = value;
     } catch (error) {
-      errors.push(el("li", {}, `${name}: ${t("The JSON is not valid ({detail}).", { detail: error.message })}`));
+      const detail = error instanceof SyntaxError ? t("The JSON is not valid ({detail}).", { detail: error.message }) : error.message;
+      errors.push(el("li", {}, `${name}: ${detail}`));
     }
   }
   $("errors").replaceChildren(...errors);

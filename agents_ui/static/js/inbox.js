@@ -231,8 +231,9 @@ function drawProfile() {
   const c = state.current;
   $("profile").hidden = false;
   const picture = $("profile-picture");
-  if (c.picture_url && /^https?:\/\//.test(c.picture_url) || (c.picture_url || "").startsWith("/")) {
-    picture.src = c.picture_url;
+  const url = c.picture_url || "";
+  if (/^https?:\/\//i.test(url) || (url.startsWith("/") && !url.startsWith("//"))) {
+    picture.src = url;
     picture.hidden = false;
   } else {
     picture.hidden = true;
