@@ -141,6 +141,8 @@ SCRIPT_WORDS = (
     N_("sat"),
     N_("sun"),
     N_("closed all day"),
+    N_("New password for {name} (at least 10 characters)"),
+    N_("Set password"),
 )
 
 

@@ -522,3 +522,34 @@ def test_admin_sets_business_hours_in_the_form(desk, page):
     ]
     assert saved["business_hours"]["holidays"] == ["2026-12-31"]
     set_settings(desk, business_hours=None)
+
+
+def test_admin_adds_an_agent_and_a_canned_reply(desk, page):
+    from playwright.sync_api import expect
+
+    login(page, desk, *ADMIN, next_path="/admin/agents")
+    page.fill("#a-username", "ken")
+    page.fill("#a-name", "Ken <i>")
+    page.fill("#a-password", "ken-password-1")
+    page.click("#new-agent button[type=submit]")
+    row = page.locator("#agents tr[data-username=ken]")
+    expect(row).to_contain_text("Ken <i>")
+
+    page.goto(f"{desk.web}/admin/canned")
+    page.fill("#c-code", "bye")
+    page.fill("#c-title", "Goodbye")
+    page.fill("#c-text", "Thank you for writing to us.")
+    page.click("#new-canned button[type=submit]")
+    expect(page.locator("#canned tr[data-code=bye] .bubble")).to_have_text(
+        "Thank you for writing to us."
+    )
+    page.fill("#c-code", "bye")  # taken: refused with a message, nothing lost
+    page.fill("#c-text", "Another text")
+    page.click("#new-canned button[type=submit]")
+    expect(page.locator("#notice")).to_have_class(re.compile("error"))
+    expect(page.locator("#c-text")).to_have_value("Another text")
+
+    admin = _session(desk, *ADMIN)
+    assert admin.get(f"{desk.web}/api/v1/agents/ken").json()["role"] == "agent"
+    codes = [c["code"] for c in admin.get(f"{desk.web}/api/v1/canned").json()["canned"]]
+    assert codes.count("bye") == 1

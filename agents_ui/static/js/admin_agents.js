@@ -33,12 +33,19 @@ function row(account) {
     el("td", {}, account.active ? t("yes") : el("span", { class: "pill off" }, t("disabled"))),
     el(
       "td",
-      {},
+      { class: "actions" },
+      el("button", { type: "button", onclick: () => newPassword(account) }, t("Set password")),
       account.active
         ? el("button", { type: "button", class: "danger", onclick: () => disable(account) }, t("Disable"))
         : el("button", { type: "button", onclick: () => change(account, { active: true }, t("Enabled again.")) }, t("Enable")),
     ),
   );
+}
+
+async function newPassword(account) {
+  const password = window.prompt(t("New password for {name} (at least 10 characters)", { name: account.username }));
+  if (!password) return;
+  await change(account, { password }, t("Saved."));
 }
 
 async function disable(account) {
