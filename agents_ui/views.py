@@ -45,7 +45,8 @@ DEFAULT_LANGUAGE = "ja"
 #: Remembers the language chosen on the login page (before there is an account).
 LANGUAGE_COOKIE = "tsunagi_lang"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-TYPING_RULE = "/api/v1/conversations/<conversation_id>/typing"
+#: `POST /api/v1/conversations/{id}/typing`, used when the API has it.
+TYPING_PREFIX, TYPING_SUFFIX = "/api/v1/conversations/<", ">/typing"
 
 
 def choose_language() -> str:
@@ -77,7 +78,10 @@ def _panel_time(epoch) -> str:
 
 def _typing_enabled() -> bool:
     """True when the API can start LINE's loading animation for an agent."""
-    return any(rule.rule == TYPING_RULE for rule in current_app.url_map.iter_rules())
+    return any(
+        rule.rule.startswith(TYPING_PREFIX) and rule.rule.endswith(TYPING_SUFFIX)
+        for rule in current_app.url_map.iter_rules()
+    )
 
 
 @bp.app_context_processor

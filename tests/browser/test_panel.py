@@ -553,3 +553,31 @@ def test_admin_adds_an_agent_and_a_canned_reply(desk, page):
     assert admin.get(f"{desk.web}/api/v1/agents/ken").json()["role"] == "agent"
     codes = [c["code"] for c in admin.get(f"{desk.web}/api/v1/canned").json()["canned"]]
     assert codes.count("bye") == 1
+
+
+def test_typing_shows_lines_loading_animation(desk, page):
+    from playwright.sync_api import expect
+
+    paths = requests.get(f"{desk.web}/api/v1/openapi.json", timeout=10).json()
+    if not any(p.endswith("/typing") for p in paths["paths"]):
+        pytest.skip("the API has no typing endpoint")
+    set_settings(desk, handoff_agent_wait_seconds=0)
+    try:
+        user = hand_off(desk, "Typing Tomo")
+        desk.received(user, 3)
+    finally:
+        set_settings(desk, handoff_agent_wait_seconds=None)
+    login(page, desk, *AGENT)
+    row = row_of(page, "Typing Tomo")
+    expect(row).to_be_visible(timeout=WAIT)
+    row.click()
+    page.click("#claim")
+    expect(page.locator("#thread-state")).to_have_text("Assigned to you")
+    assert desk.api("get", f"/users/{user}/chat")["loading"] is False
+
+    page.locator("#draft").press_sequentially("Let me check", delay=20)
+
+    deadline = time.monotonic() + 10
+    while not desk.api("get", f"/users/{user}/chat")["loading"]:
+        assert time.monotonic() < deadline, "no loading animation was shown"
+        time.sleep(0.2)
