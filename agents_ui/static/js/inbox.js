@@ -14,6 +14,7 @@ const IS_ADMIN = desk.dataset.role === "admin";
 const TYPING = desk.dataset.typing === "on";
 const COLLEAGUES = JSON.parse(document.getElementById("colleagues").textContent);
 const $ = (id) => document.getElementById(id);
+const TITLE = document.title;
 
 const state = {
   tab: "queue",
@@ -71,6 +72,7 @@ function drawLists() {
   const queue = inTab("queue");
   const mine = inTab("mine");
   setBadge("queue", queue.length);
+  document.title = queue.length ? `(${queue.length}) ${TITLE}` : TITLE;
   setBadge("mine", mine.reduce((sum, c) => sum + (c.unread || 0), 0));
   setBadge("all", state.open.reduce((sum, c) => sum + (c.unread || 0), 0));
   const rows = inTab(state.tab);
