@@ -412,6 +412,7 @@ class Replay:
         self.queue = []
         self.seq = 0
         self.answers = []  # (posted_at, delivery, user, exchange)
+        self.taps = 0
 
     # -- plumbing --------------------------------------------------------------
 
@@ -533,6 +534,7 @@ class Replay:
 
         if not user.waiting or user.exchange != exchange:
             return
+        self.taps += 1
         self.webhook(
             events.postback(
                 self.sim,
@@ -656,6 +658,18 @@ class Replay:
             if user.seen < len(self.sim.chats.get(user.user_id, [])):
                 self.look(user)
 
+    def button_offers(self) -> int:
+        """Tap-to-receive messages users got (the acknowledgements not counted)."""
+        from handoff.tap import TAP_TEXT
+
+        return sum(
+            1
+            for chat in self.sim.chats.values()
+            for entry in chat
+            if entry["from"] == "bot"
+            and any(m.get("text") == TAP_TEXT for m in entry["messages"])
+        )
+
     def measure(self, seconds) -> dict:
         posted = 0
         free = pushed = 0
@@ -691,6 +705,8 @@ class Replay:
             "held_delay_median": statistics.median(delays) if delays else 0.0,
             "held_delay_max": max(delays) if delays else 0.0,
             "undelivered": posted - delivered,
+            "button_offers": self.button_offers(),
+            "taps": self.taps,
             "wall_seconds": seconds,
         }
 
@@ -698,8 +714,8 @@ class Replay:
 def table(results: list[dict], baseline: int) -> str:
     lines = [
         "| policy | billable | vs push-every | agent bubbles free | held answers "
-        "| held delay median / max (s) | undelivered |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| held delay median / max (s) | undelivered | button offers / taps |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         share = f"{100.0 * r['billable'] / baseline:.0f} %" if baseline else "-"
@@ -708,7 +724,7 @@ def table(results: list[dict], baseline: int) -> str:
             f"| {100 * r['free_share']:.1f} % ({r['delivered']}/{r['agent_bubbles']}) "
             f"| {r['held_answers']} "
             f"| {r['held_delay_median']:.0f} / {r['held_delay_max']:.0f} "
-            f"| {r['undelivered']} |"
+            f"| {r['undelivered']} | {r['button_offers']} / {r['taps']} |"
         )
     return "\n".join(lines)
 
@@ -844,7 +860,9 @@ def write(rendered, shape, cfg, verdicts, http) -> None:
             *[f"- {line}" for line in verdicts],
             "",
             "Held delay: from the agent's post to the user's phone, over answers "
-            "not delivered at once.",
+            "not delivered at once. Button offers: the free 'get the answer' "
+            "messages sent on lapsing tokens (the acknowledgement's button not "
+            "counted); taps: the users' taps, each a free reply token.",
             end,
         ]
     )
