@@ -132,9 +132,14 @@ export function notify(message, kind = "info") {
   notify.timer = setTimeout(() => (box.hidden = true), kind === "error" ? 8000 : 3500);
 }
 
-/** Listen to /api/v1/events; `onEvent(kind, data)`, `onOpen()` on each (re)connect. */
+/** Listen to /api/v1/events; `onEvent(kind, data)`, `onOpen()` on each (re)connect.
+
+The browser reconnects a dropped stream by itself, but not one the server
+refused (503 when a process has too many streams, 401 when the session
+ended); those are retried here, later each time, up to a minute apart.
+`document.body.dataset.live` says whether the stream is on.
+*/
 export function listen(onEvent, onOpen) {
-  const source = new EventSource("/api/v1/events");
   const kinds = [
     "conversation.opened",
     "conversation.queued",
@@ -157,11 +162,24 @@ export function listen(onEvent, onOpen) {
     if (payload.time) setServerTime(payload.time);
     onEvent(payload.kind || event.type, payload.data || {});
   };
-  for (const kind of kinds) source.addEventListener(kind, handle);
-  source.addEventListener("message", handle);
-  source.addEventListener("open", () => onOpen && onOpen());
+  let delay = 2000;
+  const connect = () => {
+    const source = new EventSource("/api/v1/events");
+    for (const kind of kinds) source.addEventListener(kind, handle);
+    source.addEventListener("message", handle);
+    source.addEventListener("open", () => {
+      delay = 2000;
+      document.body.dataset.live = "on";
+      if (onOpen) onOpen();
+    });
+    source.addEventListener("error", () => {
+      document.body.dataset.live = "off";
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(connect, delay + Math.random() * 1000);
+        delay = Math.min(delay * 2, 60000);
+      }
+    });
+  };
   document.body.dataset.live = "connecting";
-  source.addEventListener("open", () => (document.body.dataset.live = "on"));
-  source.addEventListener("error", () => (document.body.dataset.live = "off"));
-  return source;
+  connect();
 }

@@ -7,6 +7,7 @@ import { STICKERS, bubble, bubbles, messageOf, quickReplies } from "./line.js";
 
 const MAX_BUNDLE = 5;
 const TYPING_EVERY = 10; // seconds between two loading-animation calls
+const POLL_WHEN_OFFLINE = 15000; // ms between list fetches while the stream is down
 
 const desk = document.getElementById("desk");
 const ME = desk.dataset.me;
@@ -637,6 +638,13 @@ async function start() {
   await loadLists();
   if (state.currentId) openConversation(state.currentId);
   setInterval(tick, 1000);
+  // While the event stream is down, the lists are fetched now and then instead.
+  setInterval(() => {
+    if (document.body.dataset.live === "off") {
+      loadLists();
+      if (state.currentId) loadConversation();
+    }
+  }, POLL_WHEN_OFFLINE);
 }
 
 setServerTime(Number(document.body.dataset.now) || NaN);
