@@ -581,3 +581,20 @@ def test_typing_shows_lines_loading_animation(desk, page):
     while not desk.api("get", f"/users/{user}/chat")["loading"]:
         assert time.monotonic() < deadline, "no loading animation was shown"
         time.sleep(0.2)
+
+
+def test_a_refused_event_stream_is_tried_again(desk, page):
+    refused = []
+
+    def refuse_first(route):
+        if not refused:
+            refused.append(route.request.url)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, body="busy")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/events", refuse_first)
+    login(page, desk, *AGENT)
+
+    wait_live(page)
+    assert len(refused) == 1
