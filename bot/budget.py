@@ -97,10 +97,10 @@ class Budget:
         settings = get_settings(self.redis)
         if settings["free_only"]:
             return Gate("hold", FREE_ONLY)
-        approved = approved or self._is_admin(actor)
-        if approved:
+        state = self.state(settings)["state"]  # warns the panels once a month
+        if approved or self._is_admin(actor):
             return Gate(policy)
-        if self.state(settings)["state"] == HOLD:
+        if state == HOLD:
             return Gate("hold", BUDGET_GUARD)
         cap = settings["agent_daily_push_cap"]
         if cap and origin == "agent" and actor and self.pushes_today(actor) >= cap:
