@@ -713,7 +713,8 @@ class Replay:
 
 def table(results: list[dict], baseline: int) -> str:
     lines = [
-        "| policy | billable | vs push-every | agent bubbles free | held answers "
+        "| policy | billable | vs push-every | agent bubbles free (delivered/posted) "
+        "| held answers "
         "| held delay median / max (s) | undelivered | button offers / taps |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
