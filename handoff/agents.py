@@ -20,6 +20,17 @@ import store
 
 log = logging.getLogger(__name__)
 
+# KEYS[1] the set of usernames, KEYS[2] the account's hash; ARGV[1] the
+# username, then the hash's fields and values. Claims the name and writes the
+# account together, or does nothing.
+CREATE_SCRIPT = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 2))
+return 1
+"""
+
 ROLES = ("agent", "admin")
 LANGUAGES = ("ja", "en")
 USERNAME = re.compile(r"[a-z0-9._-]{3,32}")
@@ -136,24 +147,32 @@ class Agents:
         display_name = _check_display_name(display_name)
         language = _check_language(language)
 
-        # The set is the lock: only the caller whose SADD added the name writes.
-        if not self.redis.sadd(store.key("accounts"), username):
-            raise AccountExists(username)
+        # Hash first (the slow part), then claim the name and write the
+        # account in one step: no other process may see a name without its
+        # account, or a login there would fail while this one finishes.
         now = _now_iso(self.clock)
-        self.redis.hset(
+        fields = {
+            "username": username,
+            "display_name": display_name,
+            "role": role,
+            "language": language,
+            "active": "1",
+            "password_hash": _hasher.hash(password),
+            "epoch": "1",
+            "created_at": now,
+            "updated_at": now,
+        }
+        pairs = [item for pair in fields.items() for item in pair]
+        created = self.redis.eval(
+            CREATE_SCRIPT,
+            2,
+            store.key("accounts"),
             self._key(username),
-            mapping={
-                "username": username,
-                "display_name": display_name,
-                "role": role,
-                "language": language,
-                "active": "1",
-                "password_hash": _hasher.hash(password),
-                "epoch": "1",
-                "created_at": now,
-                "updated_at": now,
-            },
+            username,
+            *pairs,
         )
+        if not created:
+            raise AccountExists(username)
         log.info("agents: created %s (%s)", username, role)
         return self.get(username)
 

@@ -69,6 +69,25 @@ function windowBadge(c) {
   return el("span", { class: "window", dataset: { freeUntil: c.free_until || "" } });
 }
 
+let lastListSignature = "";
+let pressedRow = null;
+
+// One handler for every row, on the list itself: when a live update redraws
+// the list between an agent's press and release, the click lands on the list
+// and the row pressed is still opened.
+$("conversations").addEventListener("pointerdown", (e) => {
+  const row = e.target.closest("li.row");
+  pressedRow = row ? row.dataset.id : null;
+});
+$("conversations").addEventListener("click", (e) => {
+  const row = e.target.closest("li.row");
+  const id = row ? row.dataset.id : pressedRow;
+  pressedRow = null;
+  if (!id || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  e.preventDefault();
+  openConversation(id);
+});
+
 function drawLists() {
   const queue = inTab("queue");
   const mine = inTab("mine");
@@ -77,6 +96,14 @@ function drawLists() {
   setBadge("mine", mine.reduce((sum, c) => sum + (c.unread || 0), 0));
   setBadge("all", state.open.reduce((sum, c) => sum + (c.unread || 0), 0));
   const rows = inTab(state.tab);
+  // Redraw only when something shown changed: a row replaced between an
+  // agent's press and release would swallow the click.
+  const signature = JSON.stringify([state.tab, state.currentId, rows]);
+  if (signature === lastListSignature) {
+    tick();
+    return;
+  }
+  lastListSignature = signature;
   const list = $("conversations");
   list.replaceChildren(
     ...rows.map((c) => {
@@ -89,7 +116,7 @@ function drawLists() {
         },
         el(
           "a",
-          { href: `/conversations/${encodeURIComponent(c.id)}`, onclick: (e) => { e.preventDefault(); openConversation(c.id); } },
+          { href: `/conversations/${encodeURIComponent(c.id)}` },
           el(
             "span",
             { class: "top" },
