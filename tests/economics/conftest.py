@@ -27,6 +27,7 @@ class EconomicsLine(FakeLine):
                 from bot.line_api import classify
 
                 raise classify(400, '{"message": "The request body has 1 error(s)"}')
+            self._fail()
             self.calls.append(("loading", chat_id, seconds))
 
     def loadings(self):

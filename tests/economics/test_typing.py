@@ -5,7 +5,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from bot.line_api import LineClient
+from bot.line_api import LineClient, LineError
 from handoff import typing
 from simulator.__main__ import create_app as simulator_app
 from simulator.state import Settings
@@ -124,6 +124,20 @@ def test_typing_in_a_closed_or_unknown_conversation_is_refused(desk):
 
     assert _typing(desk, conversation_id).status_code == 409
     assert _typing(desk, "nope").status_code == 404
+
+
+def test_a_refusal_from_line_is_a_502_and_typing_may_try_again(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(typing.MIN_INTERVAL)
+    desk.line.failures.append(LineError("server_error", 500, "down"))
+
+    refused = _typing(desk, conversation_id)
+    desk.clock.advance(typing.MIN_INTERVAL)
+    retried = _typing(desk, conversation_id)
+
+    assert refused.status_code == 502
+    assert refused.json["error"] == "line_refused"
+    assert retried.json["shown"] is True
 
 
 def test_group_chats_have_no_animation(desk):
