@@ -28,8 +28,14 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Each prints its figures side by side with a baseline measured in the same run.
 bench: install
 	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench.worker
+	$(BIN)/python -m bench.rules
+	$(BIN)/python -m bench.economics
+	$(BIN)/python -m bench.handoff
+	$(BIN)/python -m bench.auth
 
 worker: install
 	$(BIN)/rq worker --worker-class bot.worker.Worker --url $${REDIS_URL} tsunagi
