@@ -214,15 +214,22 @@ class Delivery:
             record.setdefault("parts", [])
             record.setdefault("sent", 0)
             origin = items[0]["origin"]
-            self._push(
-                chat_id,
-                messages,
-                send_id,
-                origin,
-                actor or items[0]["actor"],
-                reason,
-                record,
-            )
+            # A release retried after a crash resumes after what went out.
+            try:
+                self._push(
+                    chat_id,
+                    messages[record["sent"] :],
+                    send_id,
+                    origin,
+                    actor or items[0]["actor"],
+                    reason,
+                    record,
+                )
+            except DeliveryError:
+                # What went out is no longer held; the rest stays.
+                self._keep_unsent(held_key, items, record["sent"])
+                self._reindex_held(chat_id)
+                raise
             self.redis.ltrim(held_key, len(raw_items), -1)
             self._reindex_held(chat_id)
             return self._finish(send_id, record)
@@ -428,10 +435,12 @@ class Delivery:
 
     def _flush_bundle(self, chat_id, bundle, held_key) -> bool:
         messages = [m for item in bundle for m in item["messages"]]
+        sent = 0
         for chunk_messages in chunks(messages):
             while True:
                 taken = self.tokens.take(chat_id)
                 if taken is None:
+                    self._keep_unsent(held_key, bundle, sent)
                     return False
                 try:
                     headers = self.line.reply(taken[0], chunk_messages)
@@ -440,9 +449,12 @@ class Delivery:
                         continue
                     if err.retryable:
                         self.tokens.give_back(chat_id, *taken)
+                        self._keep_unsent(held_key, bundle, sent)
                         return False
+                    self._keep_unsent(held_key, bundle, sent)
                     raise DeliveryError(err) from None
                 break
+            sent += len(chunk_messages)
             pipe = self.redis.pipeline()
             self._record(
                 pipe,
@@ -458,6 +470,32 @@ class Delivery:
             pipe.execute()
         self.redis.ltrim(held_key, len(bundle), -1)
         return True
+
+    def _keep_unsent(self, held_key, bundle, sent) -> None:
+        """After `sent` of the bundle's objects went out, keep only the rest held.
+
+        A held answer longer than one reply may go out in part; the part that
+        went must not go again with the next token.
+        """
+        if not sent:
+            return
+        done = 0
+        for item in bundle:
+            if sent < len(item["messages"]):
+                break
+            sent -= len(item["messages"])
+            done += 1
+        pipe = self.redis.pipeline()
+        if sent:
+            # A new id: a release of the rest is a new send (see release_held).
+            rest = dict(
+                bundle[done],
+                id=uuid.uuid4().hex,
+                messages=bundle[done]["messages"][sent:],
+            )
+            pipe.lset(held_key, done, json.dumps(rest, ensure_ascii=False))
+        pipe.ltrim(held_key, done, -1)
+        pipe.execute()
 
     # -- bookkeeping -----------------------------------------------------------
 

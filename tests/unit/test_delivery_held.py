@@ -1,0 +1,97 @@
+"""Held answers: partial deliveries are never sent twice."""
+
+import pytest
+
+from bot import line_api
+from bot.delivery import Delivery, DeliveryError
+from tests.conftest import Clock
+
+CHAT = "U" + "b" * 32
+
+
+def text(n):
+    return {"type": "text", "text": f"bubble {n}"}
+
+
+@pytest.fixture
+def clock():
+    return Clock(1_800_000_000.0)
+
+
+@pytest.fixture
+def delivery(runtime, fake_line, clock):
+    return Delivery(runtime.redis, fake_line, clock=clock, sleep=lambda s: None)
+
+
+def test_a_long_held_answer_cut_short_by_tokens_resumes_where_it_stopped(
+    delivery, fake_line, clock
+):
+    """Seven held objects and one token: five go, two stay held, none twice."""
+    messages = [text(n) for n in range(7)]
+    delivery.send(CHAT, messages, policy="hold", origin="agent")
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+
+    assert delivery.flush_held(CHAT) == 0
+    assert [m for item in delivery.held(CHAT) for m in item["messages"]] == messages[5:]
+
+    delivery.tokens.add(CHAT, fake_line.issue("t2"), clock() + 50)
+    assert delivery.flush_held(CHAT) == 1
+    sent = [m for call in fake_line.replies() for m in call[2]]
+    assert sent == messages
+    assert delivery.held(CHAT) == []
+
+
+def test_a_release_that_failed_midway_does_not_push_its_first_part_again(
+    delivery, fake_line, clock
+):
+    messages = [text(n) for n in range(7)]
+    delivery.send(CHAT, messages, policy="hold", origin="agent")
+    # The first push goes through; the second is refused outright.
+    fake_line.failures = []
+    real_push = fake_line.push
+    calls = {"n": 0}
+
+    def push_then_refuse(to, chunk, retry_key):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            fake_line.calls.append(("push", to, chunk, retry_key))
+            raise line_api.classify(400, '{"message": "bad message"}')
+        return real_push(to, chunk, retry_key)
+
+    fake_line.push = push_then_refuse
+    with pytest.raises(DeliveryError):
+        delivery.release_held(CHAT, approved=True)
+
+    fake_line.push = real_push
+    result = delivery.release_held(CHAT, approved=True)
+
+    pushed = [m for call in fake_line.pushes() for m in call[2]]
+    # First part once, the refused part twice (once refused, once accepted).
+    assert pushed == messages[:5] + messages[5:] + messages[5:]
+    # The release of what was left is a send of its own.
+    assert result.billable == 1
+    assert sum(p["objects"] for p in result.parts) == 2
+    assert delivery.held(CHAT) == []
+
+
+def test_after_a_failed_release_a_token_delivers_only_what_was_not_pushed(
+    delivery, fake_line, clock
+):
+    messages = [text(n) for n in range(7)]
+    delivery.send(CHAT, messages, policy="hold", origin="agent")
+    real_push = fake_line.push
+
+    def push_then_refuse(to, chunk, retry_key):
+        if fake_line.pushes():
+            fake_line.calls.append(("push", to, chunk, retry_key))
+            raise line_api.classify(400, '{"message": "bad message"}')
+        return real_push(to, chunk, retry_key)
+
+    fake_line.push = push_then_refuse
+    with pytest.raises(DeliveryError):
+        delivery.release_held(CHAT, approved=True)
+
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+    assert delivery.flush_held(CHAT) == 1
+    assert fake_line.replies() == [("reply", "t1", messages[5:])]
+    assert delivery.held(CHAT) == []
