@@ -295,7 +295,10 @@ def csrf_valid() -> bool:
     """True when the request carries the session's CSRF token."""
     expected = session.get(CSRF_FIELD)
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
-    return bool(expected) and hmac.compare_digest(expected, given)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500).
+    return bool(expected) and hmac.compare_digest(
+        expected.encode(), given.encode(errors="backslashreplace")
+    )
 
 
 def check_csrf() -> None:

@@ -136,6 +136,18 @@ def test_cookie_fetch_that_changes_state_needs_the_csrf_header(client, accounts)
     assert accepted.json["login_slow_after"] == 6
 
 
+def test_a_non_ascii_csrf_token_is_a_403_not_a_500(client, accounts):
+    panel_login(client, "boss", "admin-password-1")
+
+    api = client.put("/api/v1/settings", json={}, headers={"X-CSRF-Token": "é"})
+    form = client.post("/logout", data={"csrf_token": "日本"})
+
+    assert api.status_code == 403
+    assert api.json["error"] == "csrf_failed"
+    assert form.status_code == 403
+    assert client.get("/").status_code == 200
+
+
 def test_cookie_reads_need_no_csrf_header(client, accounts):
     panel_login(client, "aiko", AGENT_PASSWORD)
 
