@@ -421,14 +421,17 @@ class Delivery:
         pipe.rpush(key("held", chat_id), json.dumps(item, ensure_ascii=False))
         pipe.zadd(HELD_INDEX, {chat_id: item["held_at"]}, nx=True)
         self._record(pipe, chat_id, rest, L.HELD, reason, send_id, origin, actor)
-        pipe.execute()
+        # With the hold itself, so a resumed send does not hold it again.
         self._progress(record, L.HELD, len(rest), 0, reason)
+        pipe.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
+        pipe.execute()
 
     def _refuse(self, chat_id, rest, send_id, origin, actor, reason, record):
         pipe = self.redis.pipeline()
         self._record(pipe, chat_id, rest, L.REFUSED, reason, send_id, origin, actor)
-        pipe.execute()
         self._progress(record, L.REFUSED, len(rest), 0, reason)
+        pipe.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
+        pipe.execute()
         log.info(
             "delivery: chat %s, %d objects not sent (%s)", chat_id, len(rest), reason
         )

@@ -95,3 +95,25 @@ def test_after_a_failed_release_a_token_delivers_only_what_was_not_pushed(
     assert delivery.flush_held(CHAT) == 1
     assert fake_line.replies() == [("reply", "t1", messages[5:])]
     assert delivery.held(CHAT) == []
+
+
+def test_a_hold_interrupted_before_the_send_finished_is_not_held_twice(
+    delivery, fake_line, monkeypatch
+):
+    real_finish = delivery._finish
+
+    def die(send_id, record):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(delivery, "_finish", die)
+    with pytest.raises(RuntimeError):
+        delivery.send(CHAT, [text(1)], policy="hold", send_id="s1")
+    monkeypatch.setattr(delivery, "_finish", real_finish)
+
+    result = delivery.send(CHAT, [text(1)], policy="hold", send_id="s1")
+
+    assert result.delivery == "held"
+    assert len(delivery.held(CHAT)) == 1
+    assert (
+        delivery.ledger.usage(delivery.ledger.buckets(delivery.clock())[0])["held"] == 1
+    )
