@@ -13,6 +13,7 @@ browser's Accept-Language, else Japanese.
 """
 
 import logging
+import re
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
@@ -47,6 +48,8 @@ LANGUAGE_COOKIE = "tsunagi_lang"
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 #: `POST /api/v1/conversations/{id}/typing`, used when the API has it.
 TYPING_PREFIX, TYPING_SUFFIX = "/api/v1/conversations/<", ">/typing"
+#: A ledger entry's id (a Redis stream id), the quota page's `before` cursor.
+LEDGER_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 def choose_language() -> str:
@@ -321,5 +324,7 @@ def admin_quota():
     runtime = current_app.extensions["tsunagi"]
     reason = request.args.get("reason") or None
     before = request.args.get("before") or None
+    if before and not LEDGER_ID.fullmatch(before):
+        abort(400, "before must be the id of a ledger entry (the Older link's).")
     report = quota.report(runtime, reason=reason, before=before)
     return render_template("admin/quota.html", section="quota", report=report)

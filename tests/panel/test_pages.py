@@ -215,3 +215,35 @@ def test_compiled_catalogue_matches_the_translations():
     stale = [m.id for m in catalogue if m.id and compiled.gettext(m.id) != m.string]
 
     assert stale == [], "run: pybabel compile -d agents_ui/translations"
+
+
+@pytest.mark.parametrize("before", ["garbage", "1-x", "-"])
+def test_quota_page_refuses_a_cursor_that_is_not_a_ledger_id(client, accounts, before):
+    panel_login(client, "boss", ADMIN_PASSWORD)
+
+    resp = client.get("/admin/quota", query_string={"before": before})
+
+    assert resp.status_code == 400
+
+
+def test_quota_page_pages_with_its_own_older_link(client, accounts, runtime):
+    ledger = runtime.delivery.ledger
+    pipe = runtime.redis.pipeline()
+    for n in range(quota.LEDGER_PAGE + 3):
+        ledger.record(
+            pipe,
+            chat_id="U" + "1" * 32,
+            method="reply",
+            messages=[{"type": "text", "text": f"bubble {n}"}],
+            reason="token_live",
+            origin="bot",
+        )
+    pipe.execute()
+    panel_login(client, "boss", ADMIN_PASSWORD)
+
+    first = client.get("/admin/quota").get_data(as_text=True)
+    older = re.search(r'href="\?([^"]+)">', first).group(1).replace("&amp;", "&")
+    second = client.get("/admin/quota?" + older)
+
+    assert second.status_code == 200
+    assert second.get_data(as_text=True).count("bubble ") == 3
