@@ -194,8 +194,13 @@ class Delivery:
         items = self.held(chat_id)
         if not items:
             return None
+        # With no actor of its own (the upkeep), the held answer's author is
+        # gated: their daily push cap still applies.
         gate = self.budget.gate(
-            "push", origin=items[0]["origin"], actor=actor, approved=approved
+            "push",
+            origin=items[0]["origin"],
+            actor=actor or items[0]["actor"],
+            approved=approved,
         )
         if gate.policy != "push":
             log.info(

@@ -117,3 +117,17 @@ def test_a_hold_interrupted_before_the_send_finished_is_not_held_twice(
     assert (
         delivery.ledger.usage(delivery.ledger.buckets(delivery.clock())[0])["held"] == 1
     )
+
+
+def test_the_sweepers_release_keeps_an_agents_daily_cap(delivery, fake_line, runtime):
+    from api.settings import update_settings
+
+    update_settings(runtime.redis, {"agent_daily_push_cap": 1})
+    first = delivery.send(CHAT, [text(1)], policy="push", origin="agent", actor="aiko")
+    second = delivery.send(CHAT, [text(2)], policy="push", origin="agent", actor="aiko")
+    assert (first.delivery, second.delivery) == ("push", "held")
+
+    # The upkeep releases answers held too long with no actor of its own.
+    assert delivery.release_held(CHAT, reason="held_expired") is None
+    assert len(fake_line.pushes()) == 1
+    assert len(delivery.held(CHAT)) == 1
