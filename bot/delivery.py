@@ -445,21 +445,34 @@ class Delivery:
         messages = [m for item in bundle for m in item["messages"]]
         sent = 0
         for chunk_messages in chunks(messages):
+            taken, attempts, reason = None, 0, L.HELD_DELIVERED
+            headers = {}
             while True:
-                taken = self.tokens.take(chat_id)
+                if taken is None:
+                    taken, attempts = self.tokens.take(chat_id), 0
                 if taken is None:
                     self._keep_unsent(held_key, bundle, sent)
                     return False
+                attempts += 1
                 try:
                     headers = self.line.reply(taken[0], chunk_messages)
                 except LineError as err:
                     if err.kind == INVALID_REPLY_TOKEN:
+                        if attempts > 1:
+                            # An earlier attempt may have gone through unseen:
+                            # count it sent rather than deliver it twice.
+                            reason = L.UNCERTAIN
+                            break
+                        taken = None
                         continue
-                    if err.retryable:
-                        self.tokens.give_back(chat_id, *taken)
-                        self._keep_unsent(held_key, bundle, sent)
-                        return False
+                    if err.retryable and self.clock() + 0.5 < taken[1]:
+                        # The same token again: a timed-out attempt may
+                        # have spent it, and another token would send twice.
+                        self.sleep(backoff(attempts))
+                        continue
                     self._keep_unsent(held_key, bundle, sent)
+                    if err.retryable:
+                        return False
                     raise DeliveryError(err) from None
                 break
             sent += len(chunk_messages)
@@ -469,7 +482,7 @@ class Delivery:
                 chat_id,
                 chunk_messages,
                 L.REPLY,
-                L.HELD_DELIVERED,
+                reason,
                 bundle[0]["send_id"],
                 bundle[0]["origin"],
                 bundle[0]["actor"],

@@ -131,3 +131,29 @@ def test_the_sweepers_release_keeps_an_agents_daily_cap(delivery, fake_line, run
     assert delivery.release_held(CHAT, reason="held_expired") is None
     assert len(fake_line.pushes()) == 1
     assert len(delivery.held(CHAT)) == 1
+
+
+def test_a_held_answer_whose_reply_timed_out_after_reaching_line_goes_once(
+    delivery, fake_line, clock
+):
+    """LINE took the reply but the answer was lost: never deliver it again."""
+    delivery.send(CHAT, [text("held")], policy="hold", origin="agent")
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+    delivery.tokens.add(CHAT, fake_line.issue("t2"), clock() + 55)
+    real_reply = fake_line.reply
+
+    def accept_then_time_out(token, messages):
+        fake_line.reply = real_reply
+        real_reply(token, messages)
+        raise line_api.LineError(line_api.TRANSPORT)
+
+    fake_line.reply = accept_then_time_out
+
+    delivery.flush_held(CHAT)
+    delivery.tokens.add(CHAT, fake_line.issue("t3"), clock() + 60)
+    delivery.flush_held(CHAT)
+
+    # The same token is tried again; LINE's "used" answer means it went out.
+    assert [c[1] for c in fake_line.replies()] == ["t1", "t1"]
+    assert delivery.held(CHAT) == []
+    assert [t for t, _ in delivery.tokens.live(CHAT)] == ["t2", "t3"]
