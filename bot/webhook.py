@@ -8,6 +8,7 @@ LINE's redelivery sends it again).
 
 import json
 import logging
+import math
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from linebot.v3.webhook import SignatureValidator
@@ -43,6 +44,8 @@ def callback():
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         abort(400, "body has no list of events")
+    if any(_malformed(event) for event in events):
+        abort(400, "an event has fields of the wrong type")
     if not events:
         return "OK"
 
@@ -57,6 +60,27 @@ def callback():
         abort(503, "storage unavailable")
     log.info("webhook: %d events, %d chats with new events", len(events), len(chats))
     return "OK"
+
+
+def _malformed(event: dict) -> bool:
+    """True when a field the desk reads has a type LINE never sends.
+
+    Refused here with a 400 rather than failing later: the inbox orders by
+    `timestamp` and reads `source`, the handler reads `deliveryContext`.
+    """
+    timestamp = event.get("timestamp")
+    if timestamp is not None and (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, int | float)
+        or not math.isfinite(timestamp)
+    ):
+        return True
+    if not isinstance(event.get("replyToken", ""), str):
+        return True
+    return any(
+        event.get(name) is not None and not isinstance(event.get(name), dict)
+        for name in ("source", "deliveryContext")
+    )
 
 
 @bp.get("/healthz")

@@ -186,3 +186,32 @@ def test_one_webhook_with_many_users_enqueues_one_job(client, runtime):
     post(client, body_of(*events))
     assert runtime.queue.count == 1
     assert runtime.redis.scard(key("inbox")) == 10
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timestamp": "soon"},
+        {"timestamp": [1]},
+        {"timestamp": True},
+        {"replyToken": 7},
+        {"source": "U1"},
+        {"deliveryContext": "yes"},
+    ],
+)
+def test_signed_event_of_the_wrong_shape_is_400_not_500(client, runtime, change):
+    event = text_event() | change
+
+    response = post(client, body_of(event))
+
+    assert response.status_code == 400
+    assert runtime.queue.count == 0
+
+
+def test_signed_event_with_an_infinite_timestamp_is_400(client, runtime):
+    body = body_of(text_event(timestamp=1)).replace(
+        b'"timestamp": 1', b'"timestamp": Infinity'
+    )
+    assert b"Infinity" in body
+
+    assert post(client, body).status_code == 400
