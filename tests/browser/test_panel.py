@@ -381,6 +381,50 @@ def test_paid_push_is_asked_for_before_it_is_sent(desk, page):
         set_settings(desk, handoff_agent_wait_seconds=None)
 
 
+def test_an_answer_edited_after_a_lost_response_is_sent_as_written(desk, page):
+    """The desk sent the first answer but the browser never heard; the agent
+    corrects the draft and sends again: the correction is a new answer (held
+    for the user's next message), not a retry of the first one."""
+    from playwright.sync_api import expect
+
+    login(page, desk, *AGENT)
+    wait_live(page)
+    user = hand_off(desk, "Lost Lena")
+    row = row_of(page, "Lost Lena")
+    expect(row).to_be_visible(timeout=WAIT)
+    row.click()
+    page.click("#claim")
+    expect(page.locator("#thread-state")).to_have_text("Assigned to you")
+    keys = []
+
+    def lose_the_first_answer(route):
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the desk sends it through the reply token...
+            route.abort("connectionreset")  # ...and its answer is lost
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/conversations/*/messages", lose_the_first_answer)
+    page.select_option("#if-expired", "hold")
+    page.fill("#draft", "The price is 100 yen.")
+    page.click("#send")
+    first = desk.received(user, 3)
+    assert first[-1]["messages"] == [{"type": "text", "text": "The price is 100 yen."}]
+
+    page.fill("#draft", "Sorry: the price is 1000 yen.")
+    page.click("#send")
+    expect(page.locator("#held")).to_contain_text("1000 yen", timeout=WAIT)
+    desk.say(user, "Which is it?")
+
+    got = desk.received(user, 4)
+    assert got[-1]["messages"] == [
+        {"type": "text", "text": "Sorry: the price is 1000 yen."}
+    ]
+    assert got[-1]["method"] == "reply"
+    assert keys[0] != keys[1]
+
+
 def test_admin_creates_a_rule_and_the_tester_finds_it(desk, page):
     from playwright.sync_api import expect
 

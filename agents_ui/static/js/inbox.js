@@ -405,7 +405,12 @@ async function send(ifExpired) {
     return;
   }
   const choice = ifExpired || ($("if-expired").value === "hold" ? "hold" : "ask");
-  state.sendKey = state.sendKey || newKey();
+  // One key per answer as written: a retry of the same answer reuses it (the
+  // desk sends it once), an answer changed since gets a key of its own.
+  const written = JSON.stringify(messages);
+  if (!state.sendKey || state.sendKey.written !== written) {
+    state.sendKey = { key: newKey(), written };
+  }
   $("send").disabled = true;
   let result;
   try {
@@ -413,7 +418,7 @@ async function send(ifExpired) {
       "POST",
       `/conversations/${encodeURIComponent(state.currentId)}/messages`,
       { messages, if_expired: choice },
-      { "Idempotency-Key": `${state.sendKey}:${choice}` },
+      { "Idempotency-Key": `${state.sendKey.key}:${choice}` },
     );
   } catch (error) {
     notify(error.field ? `${error.field}: ${error.message}` : error.message, "error");
