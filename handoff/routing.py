@@ -24,6 +24,7 @@ import math
 from urllib.parse import parse_qs
 
 from bot.answers import Answer
+from bot.delivery import DeliveryError
 from bot.history import summarize_event
 from bot.ledger import TOKEN_EXPIRED
 from handoff import hours, queue, settings, tap
@@ -141,16 +142,25 @@ def send_due_acks(runtime) -> int:
         )
         if conversation and conversation["status"] != CLOSED and not answered:
             policy = "push" if runtime.config.push_bot_answers else "refuse"
-            result = runtime.delivery.send(
-                chat_id,
-                pending["messages"],
-                policy=policy,
-                send_id=f"ack:{conversation['id']}",
-                origin="bot",
-                reason=TOKEN_EXPIRED,
-            )
-            sent += 1
-            log.info("routing: %s acknowledged by %s", chat_id, result.delivery)
+            try:
+                result = runtime.delivery.send(
+                    chat_id,
+                    pending["messages"],
+                    policy=policy,
+                    send_id=f"ack:{conversation['id']}",
+                    origin="bot",
+                    reason=TOKEN_EXPIRED,
+                )
+            except DeliveryError as err:
+                # Trying again cannot help, and must not hold up the others.
+                log.warning(
+                    "routing: LINE refused the acknowledgement of %s (%s)",
+                    chat_id,
+                    err.error.kind,
+                )
+            else:
+                sent += 1
+                log.info("routing: %s acknowledged by %s", chat_id, result.delivery)
         pipe = redis.pipeline()
         pipe.zrem(DUE_ACKS, chat_id)
         pipe.delete(key("handoff", "ack", chat_id))

@@ -247,3 +247,23 @@ def test_events_without_a_chat_open_no_conversation(desk, runtime):
     routing.route(runtime, "_channel", {"type": "activated", "chatControl": {}}, None)
 
     assert Conversations(runtime.redis).ids("bot") == []
+
+
+def test_an_acknowledgement_line_refuses_does_not_hold_up_the_others(desk):
+    from bot import line_api
+
+    other = "U" + "9" * 32
+    _agent_online(desk)
+    desk.postback()
+    desk.clock.advance(1)
+    desk.postback(user_id=other)
+    desk.clock.advance(20)
+    # LINE refuses the first acknowledgement outright (a rejected request).
+    desk.line.failures = [line_api.classify(400, '{"message": "bad request"}')]
+
+    assert routing.send_due_acks(desk.runtime) == 1
+
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    assert "担当者" in messages[0]["text"]
+    assert desk.runtime.redis.zcard(routing.DUE_ACKS) == 0
