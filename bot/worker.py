@@ -85,20 +85,29 @@ class Worker(SimpleWorker):
 
         def sweep_forever():
             while not self._stop_event.wait(SWEEP_EVERY):
-                try:
-                    runtime.inbox.sweep(runtime.enqueue_drains)
-                    handoff_queue.maintain(runtime)
-                    quota.maybe_sync(runtime)
-                    tap.upkeep(runtime)
-                except redis.exceptions.RedisError:
-                    pass  # the main loop reports and waits out outages
-                except Exception:
-                    log.exception("worker: sweep failed")
+                sweep_once(runtime)
 
         self._sweeper = threading.Thread(
             target=sweep_forever, name="sweeper", daemon=True
         )
         self._sweeper.start()
+
+
+def sweep_once(runtime: Runtime) -> None:
+    """One pass of the sweeper; a task that fails does not skip the others."""
+    tasks = (
+        lambda: runtime.inbox.sweep(runtime.enqueue_drains),
+        lambda: handoff_queue.maintain(runtime),
+        lambda: quota.maybe_sync(runtime),
+        lambda: tap.upkeep(runtime),
+    )
+    for task in tasks:
+        try:
+            task()
+        except redis.exceptions.RedisError:
+            return  # the main loop reports and waits out outages
+        except Exception:
+            log.exception("worker: sweep failed")
 
 
 def start_embedded(runtime: Runtime, count: int) -> list[threading.Thread]:
