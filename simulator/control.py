@@ -403,6 +403,8 @@ def inject():
         raise ControlError(
             400, "invalid_events", "events must be a list of objects", "events"
         )
+    for number, event in enumerate(items):
+        _check_injected(event, f"events[{number}]")
     destination = body.get("destination")
     if destination is not None and not isinstance(destination, str):
         raise ControlError(
@@ -410,6 +412,24 @@ def inject():
         )
     events.inject(simulator(), items, destination)
     return jsonify(queued=len(items)), 202
+
+
+def _check_injected(event: dict, field: str) -> None:
+    """400 for the fields `events.inject` reads, when LINE would never send them so."""
+    wrong = None
+    if not isinstance(event.get("source", {}), dict):
+        wrong = "source must be an object"
+    elif not isinstance((event.get("source") or {}).get("userId", ""), str):
+        wrong = "source.userId must be a string"
+    elif not isinstance(event.get("replyToken", ""), str):
+        wrong = "replyToken must be a string"
+    elif "timestamp" in event and (
+        isinstance(event["timestamp"], bool)
+        or not isinstance(event["timestamp"], int | float)
+    ):
+        wrong = "timestamp must be milliseconds since the epoch"
+    if wrong:
+        raise ControlError(400, "invalid_events", f"{field}: {wrong}", "events")
 
 
 @bp.get("/webhooks")

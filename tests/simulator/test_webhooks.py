@@ -3,6 +3,7 @@ shapes them, and redelivered when the desk does not answer 2xx."""
 
 import json
 
+import pytest
 from linebot.v3.webhook import WebhookParser
 from ulid import ULID
 
@@ -193,3 +194,21 @@ def test_injected_event_from_an_unknown_user_makes_them_a_friend(client, sim):
     assert response.status_code == 200
     assert sim.user(stranger)["following"]
     assert [m["method"] for m in sim.received(stranger)] == ["reply"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"timestamp": "yesterday"},
+        {"source": "U" + "7" * 32},
+        {"source": {"type": "user", "userId": 7}},
+        {"replyToken": ["not", "a", "string"]},
+    ],
+)
+def test_injected_event_of_a_wrong_shape_is_a_400(client, sim, change):
+    event = text_event("U" + "7" * 32, "hi", reply_token="shape-token") | change
+
+    response = client.post("/simulator/api/webhook", json={"events": [event]})
+
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_events"
