@@ -326,6 +326,8 @@ class Delivery:
                     record["pending"] = None
                     self._save(send_id, record)
                     return
+                # LINE refused the request itself: the token was not spent.
+                self.tokens.give_back(chat_id, pending["token"], pending["deadline"])
                 record["pending"] = None
                 self._save(send_id, record)
                 raise DeliveryError(err) from None
@@ -445,8 +447,8 @@ class Delivery:
         messages = [m for item in bundle for m in item["messages"]]
         sent = 0
         for chunk_messages in chunks(messages):
-            taken, attempts, reason = None, 0, L.HELD_DELIVERED
-            headers = {}
+            taken, attempts = None, 0
+            method, reason, headers = L.REPLY, L.HELD_DELIVERED, {}
             while True:
                 if taken is None:
                     taken, attempts = self.tokens.take(chat_id), 0
@@ -470,10 +472,19 @@ class Delivery:
                         # have spent it, and another token would send twice.
                         self.sleep(backoff(attempts))
                         continue
-                    self._keep_unsent(held_key, bundle, sent)
                     if err.retryable:
+                        self._keep_unsent(held_key, bundle, sent)
                         return False
-                    raise DeliveryError(err) from None
+                    # LINE will never take these: drop them (recorded), so
+                    # that they do not fail every later event of the chat.
+                    # The token was not spent on them.
+                    log.warning(
+                        "delivery: LINE refused held answers of %s (%s); dropped",
+                        chat_id,
+                        err.kind,
+                    )
+                    self.tokens.give_back(chat_id, *taken)
+                    method, reason = L.REFUSED, L.REJECTED
                 break
             sent += len(chunk_messages)
             pipe = self.redis.pipeline()
@@ -481,7 +492,7 @@ class Delivery:
                 pipe,
                 chat_id,
                 chunk_messages,
-                L.REPLY,
+                method,
                 reason,
                 bundle[0]["send_id"],
                 bundle[0]["origin"],

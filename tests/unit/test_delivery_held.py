@@ -157,3 +157,32 @@ def test_a_held_answer_whose_reply_timed_out_after_reaching_line_goes_once(
     assert [c[1] for c in fake_line.replies()] == ["t1", "t1"]
     assert delivery.held(CHAT) == []
     assert [t for t, _ in delivery.tokens.live(CHAT)] == ["t2", "t3"]
+
+
+def test_a_held_answer_line_refuses_is_dropped_not_a_poison_for_the_chat(
+    delivery, fake_line, clock
+):
+    delivery.send(CHAT, [text("bad")], policy="hold", origin="agent")
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+    fake_line.failures = [line_api.classify(400, '{"message": "bad message"}')]
+
+    delivery.flush_held(CHAT)
+
+    assert delivery.held(CHAT) == []
+    entry = delivery.ledger.entries(1)[0]
+    assert (entry["method"], entry["reason"]) == ("refused", "rejected")
+    # The token LINE did not take still answers the user.
+    result = delivery.send(CHAT, [text("next")], policy="refuse")
+    assert result.delivery == "reply"
+
+
+def test_a_reply_line_refuses_leaves_its_token_for_the_next_answer(
+    delivery, fake_line, clock
+):
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+    fake_line.failures = [line_api.classify(400, '{"message": "bad message"}')]
+
+    with pytest.raises(DeliveryError):
+        delivery.send(CHAT, [text("bad")], policy="refuse")
+
+    assert [t for t, _ in delivery.tokens.live(CHAT)] == ["t1"]
