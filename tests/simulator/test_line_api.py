@@ -52,6 +52,54 @@ def test_six_message_objects_are_refused(client, sim):
     assert sim.total_usage() == 0
 
 
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        (
+            {
+                "type": "image",
+                "originalContentUrl": "http://example.com/a.jpg",
+                "previewImageUrl": "https://example.com/a.jpg",
+            },
+            "messages[0].originalContentUrl",
+        ),
+        (
+            {
+                "type": "video",
+                "originalContentUrl": "https://example.com/a.mp4",
+                "previewImageUrl": "http://example.com/a.jpg",
+            },
+            "messages[0].previewImageUrl",
+        ),
+        (
+            {
+                "type": "audio",
+                "originalContentUrl": "http://example.com/a.m4a",
+                "duration": 1000,
+            },
+            "messages[0].originalContentUrl",
+        ),
+    ],
+)
+def test_media_addresses_must_be_https_as_line_requires(client, sim, message, field):
+    user = make_user(client)
+    response = client.post(PUSH, json={"to": user, "messages": [message]}, headers=AUTH)
+    assert response.status_code == 400
+    assert response.json["details"][0]["property"] == field
+    assert sim.total_usage() == 0
+
+
+def test_media_over_https_is_sent(client, sim):
+    user = make_user(client)
+    image = {
+        "type": "image",
+        "originalContentUrl": "https://example.com/a.jpg",
+        "previewImageUrl": "https://example.com/a.jpg",
+    }
+    response = client.post(PUSH, json={"to": user, "messages": [image]}, headers=AUTH)
+    assert response.status_code == 200
+
+
 def test_empty_messages_are_refused(client):
     response = client.post(
         REPLY, json={"replyToken": "x", "messages": []}, headers=AUTH
