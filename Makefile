@@ -38,7 +38,7 @@ bench: install
 	$(BIN)/python -m bench.auth
 
 worker: install
-	$(BIN)/rq worker --worker-class bot.worker.Worker --url $${REDIS_URL} tsunagi
+	$(BIN)/rq worker --worker-class bot.worker.Worker --url "$${REDIS_URL:?set REDIS_URL to the Redis the web process uses (make run needs no worker)}" tsunagi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
