@@ -1,15 +1,14 @@
 """The quota dashboard's figures, and its per-day chart as SVG geometry.
 
-The figures are `bot.quota.report` (what `GET /api/v1/quota` answers) when
-that module is there; otherwise the same shape is built from the ledger's own
-counters, with no plan, so the page works on any desk. The chart is drawn by
-the template from the bars computed here: the page needs no script.
+The figures are `bot.quota.report` (what `GET /api/v1/quota` answers). The
+chart is drawn by the template from the bars computed here: the page needs no
+script.
 """
 
 import calendar
 import logging
-import math
-from datetime import datetime
+
+from bot import quota as bot_quota
 
 log = logging.getLogger(__name__)
 
@@ -24,48 +23,7 @@ CHART_BOTTOM = 22
 
 def _report(runtime) -> dict:
     delivery = runtime.delivery
-    try:
-        from bot import quota
-    except ImportError:
-        quota = None
-    if quota is not None and hasattr(quota, "report"):
-        return quota.report(delivery.redis, delivery.ledger, delivery.budget)
-    return _ledger_report(delivery.ledger)
-
-
-def _ledger_report(ledger) -> dict:
-    """This month from the ledger's counters alone (no plan, no advice)."""
-    now = ledger.clock()
-    local = datetime.fromtimestamp(now, ledger.zone)
-    month, _day = ledger.buckets(now)
-    counters = ledger.usage(month)
-    by_day = []
-    for day in range(1, local.day + 1):
-        usage = ledger.usage(f"{month}-{day:02d}")
-        by_day.append(
-            {
-                "date": f"{month}-{day:02d}",
-                "billable": usage.get("billable", 0),
-                "free": usage.get("free", 0),
-                "held": usage.get("held", 0),
-            }
-        )
-    days = calendar.monthrange(local.year, local.month)[1]
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    elapsed = max(1.0, (local - start).total_seconds() / 86400)
-    billable = counters.get("billable", 0)
-    return {
-        "plan": None,
-        "limit": None,
-        "month": month,
-        "billable_this_month": billable,
-        "free_this_month": counters.get("free", 0),
-        "held_this_month": counters.get("held", 0),
-        "used_this_month": billable,
-        "by_day": by_day,
-        "forecast_month_end": math.ceil(billable * days / elapsed),
-        "advice": None,
-    }
+    return bot_quota.report(delivery.redis, delivery.ledger, delivery.budget)
 
 
 def chart(by_day: list[dict], month: str, limit_per_day: float | None = None):
