@@ -71,9 +71,12 @@ def _gate():
 
 @bp.after_request
 def _stamp(response):
-    """Every answer gets a request id; an armed `after` fault loses the answer."""
+    """Every answer gets a request id; an armed `after` fault delays the
+    answer of a call already done (latency) or loses it (status)."""
     sim = simulator()
-    _, status = sim.faults.take(_api_path(), "after")
+    latency, status = sim.faults.take(_api_path(), "after")
+    if latency:
+        time.sleep(latency)
     if status:
         response = _refusal(LineRefusal(status, MESSAGES[status]))
     response.headers.setdefault("x-line-request-id", g.get("line_request_id", ""))

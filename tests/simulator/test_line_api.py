@@ -1,6 +1,7 @@
 """The stand-in API's surface: LINE's error shapes, auth, request ids, faults,
 and the official SDK (through the desk's LineClient) working against it."""
 
+import time
 import uuid
 
 import pytest
@@ -288,6 +289,28 @@ def test_fault_after_the_call_loses_the_answer_but_delivers(client, sim):
     assert retried.status_code == 409
     assert len(sim.received(user)) == 1
     assert sim.total_usage() == 1
+
+
+def test_latency_after_the_call_delays_the_answer_of_a_done_call(client, sim):
+    user = make_user(client)
+    client.post(
+        "/simulator/api/faults",
+        json={
+            "path": "/v2/bot/message/push",
+            "latency": 0.3,
+            "stage": "after",
+            "count": 1,
+        },
+    )
+
+    started = time.monotonic()
+    response = client.post(PUSH, json={"to": user, "messages": [text()]}, headers=AUTH)
+    took = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert took >= 0.3
+    assert sim.total_usage() == 1
+    assert client.get("/simulator/api/faults").json["faults"] == []
 
 
 def test_fault_on_one_path_leaves_others_alone(client):
