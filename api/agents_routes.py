@@ -75,7 +75,8 @@ def _admins_locked():
 
 def _keep_an_admin(account: dict, role, active) -> None:
     """Refuse to demote or disable the desk's last active admin (409)."""
-    losing = (role not in (None, "admin")) or active is False
+    # An unknown role is no demotion: `update` refuses it with a 422 naming it.
+    losing = role == "agent" or active is False
     if account["role"] != "admin" or not account["active"] or not losing:
         return
     if agents().active_admins() == [account["username"]]:

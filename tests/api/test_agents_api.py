@@ -122,6 +122,13 @@ def test_last_admin_cannot_be_demoted_or_disabled(client, admin):
     assert client.get("/api/v1/agents/boss", headers=admin).json["role"] == "admin"
 
 
+def test_an_invalid_role_for_the_last_admin_is_a_422_naming_role(client, admin):
+    resp = client.patch("/api/v1/agents/boss", json={"role": "owner"}, headers=admin)
+
+    assert resp.status_code == 422
+    assert resp.json["field"] == "role"
+
+
 def test_an_admin_can_be_disabled_while_another_remains(client, admin):
     client.post(
         "/api/v1/agents",
