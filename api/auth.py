@@ -225,6 +225,39 @@ def authenticated() -> dict | None:
     return g.account
 
 
+def _still_live(redis, username: str, epoch) -> bool:
+    accounts = Agents(redis)
+    account = accounts.get(username)
+    return bool(account and account["active"]) and accounts.epoch(username) == epoch
+
+
+def revalidator():
+    """A check, usable after this request's context is gone, that its caller's
+    login still holds: the token or panel session not ended, the account
+    neither disabled nor given a new password. For long responses (the event
+    stream), which must not outlive a logout or a disabled account."""
+    redis = _redis()
+    username = g.account["username"]
+    if g.auth == "token":
+        token, now = g.token, current_app.config.get("TSUNAGI_CLOCK") or time.time
+
+        def valid() -> bool:
+            record = Tokens(redis, now).lookup(token)
+            return record is not None and _still_live(
+                redis, username, record.get("epoch")
+            )
+
+        return valid
+    sid, epoch = session.get("sid", ""), session.get("epoch")
+
+    def valid() -> bool:
+        return bool(redis.exists(_session_key(sid))) and _still_live(
+            redis, username, epoch
+        )
+
+    return valid
+
+
 def current_account() -> dict | None:
     """The account making this request (`username`, `display_name`, `role`,
     `language`, `active`), or None outside a logged-in request."""

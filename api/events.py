@@ -23,7 +23,7 @@ from flask import Response, current_app
 from redis.exceptions import RedisError
 
 from api import bp
-from api.auth import current_account, require_role
+from api.auth import current_account, require_role, revalidator
 from api.errors import ApiError
 from api.openapi import doc
 from store import key
@@ -88,7 +88,8 @@ def _frame(kind: str, payload: str) -> str:
 def stream(
     redis, *, heartbeat=HEARTBEAT, max_age=MAX_AGE, clock=time.monotonic, on_beat=None
 ):
-    """Yield SSE frames from the channel until `max_age` or the client leaves.
+    """Yield SSE frames from the channel until `max_age`, the client leaves,
+    or `on_beat` (called at each heartbeat) returns False.
 
     The pub/sub connection is closed in `finally`, which runs when the client
     disconnects (the WSGI server closes the generator) and when the stream ends.
@@ -111,8 +112,8 @@ def stream(
                 yield _frame(kind, raw)
             if clock() - last_beat >= heartbeat:
                 last_beat = clock()
-                if on_beat is not None:
-                    on_beat()
+                if on_beat is not None and on_beat() is False:
+                    break
                 yield ": heartbeat\n\n"
         yield _frame("reconnect", json.dumps({"kind": "reconnect"}))
     except RedisError:
@@ -146,13 +147,19 @@ def events():
     username = current_account()["username"]
     redis = runtime.redis
     settings = current_app.config
+    still_valid = revalidator()
 
     def beat():
-        # An open stream means the agent is at the desk.
+        # A logout, a revoked token or a disabled account ends the stream.
         try:
+            if not still_valid():
+                log.info("events: %s's login ended; stream closed", username)
+                return False
+            # An open stream means the agent is at the desk.
             touch(redis, username, runtime.delivery.clock())
         except RedisError:
             log.debug("events: presence of %s not recorded", username)
+        return True
 
     slots = current_app.extensions.setdefault("tsunagi.event_streams", _Slots())
     if not slots.take(settings.get("TSUNAGI_SSE_MAX_STREAMS", MAX_STREAMS)):

@@ -258,3 +258,18 @@ def test_own_password_change_in_the_panel_keeps_this_session_only(app, accounts)
         ).json["language"]
         == "en"
     )
+
+
+def test_logout_ends_the_event_stream_at_its_next_heartbeat(app, client, accounts):
+    app.config["TSUNAGI_SSE_HEARTBEAT"] = 0.0
+    csrf = panel_login(client, "aiko", AGENT_PASSWORD)
+    stream = client.get("/api/v1/events", buffered=False)
+    chunks = iter(stream.response)
+    next(chunks)
+    assert next(chunks) == b": heartbeat\n\n"
+
+    client.post("/logout", data={"csrf_token": csrf})
+
+    rest = [chunk for _, chunk in zip(range(50), chunks, strict=False)]
+    assert len(rest) < 50 or rest[-1].startswith(b"event: reconnect")
+    stream.close()

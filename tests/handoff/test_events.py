@@ -124,3 +124,46 @@ def test_streams_beyond_the_limit_get_503_until_one_closes(desk, app):
     assert refused.headers["Retry-After"] == "10"
     assert again.status_code == 200
     again.close()
+
+
+def _ends(chunks, limit=50):
+    """True when the stream ends (or asks to reconnect) within `limit` chunks."""
+    for _ in range(limit):
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return True
+        if chunk.startswith(b"event: reconnect"):
+            return True
+    return False
+
+
+def test_a_stream_ends_at_the_next_heartbeat_once_the_account_is_disabled(desk, app):
+    from handoff.agents import Agents
+
+    app.config["TSUNAGI_SSE_HEARTBEAT"] = 0.0
+    response = desk.client.get(
+        "/api/v1/events", headers=desk.headers["ben"], buffered=False
+    )
+    chunks = _frames(response)
+    next(chunks)
+    assert next(chunks) == b": heartbeat\n\n"
+
+    Agents(desk.runtime.redis).disable("ben")
+
+    assert _ends(chunks)
+    response.close()
+
+
+def test_a_stream_ends_once_its_token_is_revoked(desk, app):
+    app.config["TSUNAGI_SSE_HEARTBEAT"] = 0.0
+    response = desk.client.get(
+        "/api/v1/events", headers=desk.headers["ben"], buffered=False
+    )
+    chunks = _frames(response)
+    next(chunks)
+
+    desk.client.delete("/api/v1/auth/token", headers=desk.headers["ben"])
+
+    assert _ends(chunks)
+    response.close()
