@@ -10,6 +10,7 @@ Roles rank `agent` < `admin`: `require_role("agent")` admits both.
 """
 
 import functools
+import hashlib
 import hmac
 import logging
 import secrets
@@ -151,7 +152,8 @@ def login(username, password) -> dict:
     if account is None:
         guard.fail(marks)
         audit(username[:64], "auth.login_failed", address=address)
-        log.info("auth: failed login for %s", username[:64])
+        # The name typed may be a password in the wrong field: log a digest.
+        log.info("auth: failed login for user digest %s", _digest(username))
         raise ApiError(401, "invalid_credentials", "wrong username or password")
     guard.succeed(username, marks)
     return account
@@ -403,3 +405,8 @@ def _security_headers(response):
         # Tokens, accounts and conversations must not sit in shared caches.
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _digest(text: str) -> str:
+    """A short, stable stand-in for `text` in logs (never the text itself)."""
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:12]

@@ -13,7 +13,7 @@ import time
 
 from flask import Blueprint, current_app, g, jsonify, request, send_file, url_for
 
-from bot.messages import validate_schema
+from bot.messages import https_errors, validate_schema
 from simulator.faults import MESSAGES
 from simulator.state import MULTICAST_MAX, LineRefusal, Simulator, request_id
 
@@ -91,32 +91,12 @@ def _stamp(response):
     return response
 
 
-#: Fields of message objects LINE fetches, which it takes only over HTTPS
-#: (its OpenAPI file says only `format: uri`; its documentation says HTTPS).
-HTTPS_FIELDS = {
-    "image": ("originalContentUrl", "previewImageUrl"),
-    "video": ("originalContentUrl", "previewImageUrl"),
-    "audio": ("originalContentUrl",),
-    "imagemap": ("baseUrl",),
-}
-
-
 def _https_errors(body) -> list[dict]:
     """LINE's refusals of media addresses that are not https://."""
     messages = body.get("messages") if isinstance(body, dict) else None
     errors = []
-    for number, message in enumerate(messages or []):
-        if not isinstance(message, dict):
-            continue
-        for name in HTTPS_FIELDS.get(message.get("type"), ()):
-            value = message.get(name)
-            if isinstance(value, str) and not value.lower().startswith("https://"):
-                errors.append(
-                    {
-                        "field": f"messages[{number}].{name}",
-                        "message": "must be a valid HTTPS URL",
-                    }
-                )
+    for number, message in enumerate(messages if isinstance(messages, list) else []):
+        errors += https_errors(message, f"messages[{number}]")
     return errors
 
 

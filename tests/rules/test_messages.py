@@ -214,3 +214,38 @@ def test_push_request_with_too_many_messages_is_refused():
 def test_unknown_schema_name_is_an_error():
     with pytest.raises(KeyError):
         validate_schema("NoSuchRequest", {})
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        (
+            {
+                "type": "image",
+                "originalContentUrl": "http://x.example/a.jpg",
+                "previewImageUrl": "https://x.example/a.jpg",
+            },
+            "messages[0].originalContentUrl",
+        ),
+        (
+            {
+                "type": "audio",
+                "originalContentUrl": "http://x.example/a.m4a",
+                "duration": 1000,
+            },
+            "messages[0].originalContentUrl",
+        ),
+    ],
+)
+def test_media_addresses_must_be_https(message, field):
+    errors = validate_messages([message])
+    assert [e["field"] for e in errors] == [field]
+
+
+def test_https_media_addresses_pass():
+    image = {
+        "type": "image",
+        "originalContentUrl": "https://x.example/a.jpg",
+        "previewImageUrl": "https://x.example/p.jpg",
+    }
+    assert validate_messages([image]) == []
