@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.browser.shots import screenshot_path
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,7 +174,7 @@ def row_of(page, name):
 
 
 def test_screenshots_of_the_inbox_a_conversation_and_the_quota(desk, page, browser):
-    """Saves docs/panel-*.png for the README (look at them after a change).
+    """Saves panel-*.png (into docs/ with TSUNAGI_SCREENSHOTS=1, for the README).
 
     First in the module, so the pictures show only the desk it sets up.
     """
@@ -216,7 +218,7 @@ def test_screenshots_of_the_inbox_a_conversation_and_the_quota(desk, page, brows
     page.fill("#draft", "ほかにご質問はありますか？")
     expect(page.locator("#cost")).to_contain_text("free")
     quiet(page)
-    page.screenshot(path=str(ROOT / "docs" / "panel-conversation.png"))
+    page.screenshot(path=screenshot_path("panel-conversation.png"))
 
     page.fill("#draft", "")
     page.click("#bundle button")  # the drafted bubble is not sent
@@ -234,7 +236,7 @@ def test_screenshots_of_the_inbox_a_conversation_and_the_quota(desk, page, brows
     row_of(page, "田中 陽子").click()
     expect(page.locator("#thread-name")).to_have_text("田中 陽子")
     quiet(page)
-    page.screenshot(path=str(ROOT / "docs" / "panel-inbox.png"))
+    page.screenshot(path=screenshot_path("panel-inbox.png"))
 
     other = browser.new_context(viewport={"width": 1360, "height": 820})
     try:
@@ -242,7 +244,7 @@ def test_screenshots_of_the_inbox_a_conversation_and_the_quota(desk, page, brows
         login(admin, desk, *ADMIN, next_path="/admin/quota")
         expect(admin.locator("#chart rect").first).to_be_visible()
         admin.set_viewport_size({"width": 1360, "height": 1000})
-        admin.screenshot(path=str(ROOT / "docs" / "panel-quota.png"))
+        admin.screenshot(path=screenshot_path("panel-quota.png"))
     finally:
         other.close()
 

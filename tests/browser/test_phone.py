@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.browser.shots import screenshot_path
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT = ROOT / "docs" / "simulator.png"
 START_TIMEOUT = 60
 
 
@@ -306,7 +307,7 @@ def test_flex_bubble_and_quick_reply_postback_render_and_tap(desk, page):
     assert _eventually(lambda: _delivered(base, "postback"))
 
     page.fill("#text", "いつ届きますか？")
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=screenshot_path("simulator.png"))
 
 
 def _delivered(base, wanted) -> bool:
