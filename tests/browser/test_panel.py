@@ -14,20 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.shots import screenshot_path
+from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, screenshot_path
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ADMIN = ("chief", "chief-password-1")
 AGENT = ("aiko", "aiko-password-1")
 HOSTILE = "<img src=x onerror=alert(1)>"
