@@ -36,6 +36,7 @@ from agents_ui import quota, words
 from api import auth
 from api.audit import audit
 from api.errors import ApiError
+from bot.stickers import STICKERS
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def _template_globals():
         "current_account": _account,
         "lang": str(get_locale() or DEFAULT_LANGUAGE),
         "panel_words": words.for_script,
+        "stickers": list(STICKERS),
         "typing_enabled": _typing_enabled,
         "server_now": lambda: current_app.extensions["tsunagi"].delivery.clock(),
     }

@@ -6,11 +6,14 @@ anything a user or the bot wrote from running as script.
 """
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, send_from_directory
+
+from bot.stickers import STICKERS
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,15 @@ def page():
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/stickers.js")
+def stickers():
+    """The sticker table as a script, shared with the panel (bot/stickers.py)."""
+    body = f"const STICKERS = {json.dumps(list(STICKERS), ensure_ascii=False)};\n"
+    response = Response(body, mimetype="text/javascript")
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

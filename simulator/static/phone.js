@@ -9,18 +9,8 @@ const POLL_SECONDS = 25;
 const MAX_UPLOAD = 900 * 1024;
 const MAX_SIDE = 1600;
 
-// Stickers the phone can send, drawn as emoji because LINE's sticker images
-// cannot be fetched offline. Ids are from LINE's free sticker package 11537.
-const STICKERS = [
-  { packageId: "11537", stickerId: "52002734", emoji: "😄", name: "Happy" },
-  { packageId: "11537", stickerId: "52002735", emoji: "👍", name: "OK" },
-  { packageId: "11537", stickerId: "52002736", emoji: "🙏", name: "Thanks" },
-  { packageId: "11537", stickerId: "52002739", emoji: "😢", name: "Sad" },
-  { packageId: "11537", stickerId: "52002740", emoji: "😮", name: "Surprised" },
-  { packageId: "11537", stickerId: "52002744", emoji: "❤️", name: "Love" },
-  { packageId: "11537", stickerId: "52002748", emoji: "😡", name: "Angry" },
-  { packageId: "11537", stickerId: "52002750", emoji: "🙇", name: "Sorry" },
-];
+// Stickers the phone can send, drawn as emoji: `STICKERS` comes from
+// /simulator/stickers.js (bot/stickers.py, the table the panel uses too).
 // The avatars a new user can pick (the server draws them; see phone.py).
 const AVATAR_EMOJI = {
   cat: "🐱", dog: "🐶", bear: "🐻", rabbit: "🐰", panda: "🐼", frog: "🐸",

@@ -4,17 +4,10 @@
 
 import { el, t } from "./api.js";
 
-// LINE's sticker images cannot be fetched offline, so known stickers show an
-// emoji; others show their ids.
-export const STICKERS = [
-  { packageId: "11537", stickerId: "52002734", emoji: "😄", name: "Happy" },
-  { packageId: "11537", stickerId: "52002735", emoji: "👍", name: "OK" },
-  { packageId: "11537", stickerId: "52002736", emoji: "🙏", name: "Thanks" },
-  { packageId: "11537", stickerId: "52002739", emoji: "😢", name: "Sad" },
-  { packageId: "11537", stickerId: "52002740", emoji: "😮", name: "Surprised" },
-  { packageId: "11537", stickerId: "52002744", emoji: "❤️", name: "Love" },
-  { packageId: "11537", stickerId: "52002750", emoji: "🙇", name: "Sorry" },
-];
+// Stickers drawn as emoji (LINE's images cannot be fetched offline); the one
+// table lives in bot/stickers.py and comes with the page.
+const stickersNode = document.getElementById("panel-stickers");
+export const STICKERS = stickersNode ? JSON.parse(stickersNode.textContent) : [];
 
 function stickerFace(packageId, stickerId) {
   const known = STICKERS.find(
