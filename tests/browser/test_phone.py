@@ -7,7 +7,6 @@ driven by Playwright, chats with the bot from `/simulator`.
 
 import os
 import re
-import shutil
 import socket
 import struct
 import subprocess
@@ -19,7 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.browser import CHROMIUM, CHROMIUM_ARGS, screenshot_path
+from tests.browser.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    need_chromium,
+    screenshot_path,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,8 +40,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     """`make run`'s desk on a free port; yields its base URL and its output file."""
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    need_chromium()
     port = free_port()
     env = {
         k: v

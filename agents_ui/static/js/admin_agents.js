@@ -1,6 +1,6 @@
 // Admin: accounts — list, create, change role, disable and enable again.
 
-import { api, el, notify, t } from "./api.js";
+import { api, el, notify, ready, t } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -86,4 +86,4 @@ $("new-agent").addEventListener("submit", async (event) => {
   }
 });
 
-load();
+ready(load());

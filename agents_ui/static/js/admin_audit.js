@@ -1,6 +1,6 @@
 // Admin: the audit trail, newest first, filtered and paged with `next`.
 
-import { api, el, notify, when } from "./api.js";
+import { api, el, notify, ready, when } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 let cursor = null;
@@ -51,4 +51,4 @@ $("audit-filter").addEventListener("submit", (event) => {
   load();
 });
 $("older").addEventListener("click", () => load(true));
-load();
+ready(load());

@@ -1,6 +1,6 @@
 // Admin: canned replies — list, add (text or LINE message objects), remove.
 
-import { api, el, notify, t } from "./api.js";
+import { api, el, notify, ready, t } from "./api.js";
 import { bubbles } from "./line.js";
 
 const $ = (id) => document.getElementById(id);
@@ -62,4 +62,4 @@ $("new-canned").addEventListener("submit", async (event) => {
   }
 });
 
-load();
+ready(load());

@@ -1,7 +1,7 @@
 // Admin: the quota page is drawn on the server; this asks LINE for its own
 // count now (the worker does every few minutes) and draws the page again.
 
-import { api, notify } from "./api.js";
+import { api, notify, ready } from "./api.js";
 
 document.getElementById("sync").addEventListener("click", async (event) => {
   event.target.disabled = true;
@@ -13,3 +13,4 @@ document.getElementById("sync").addEventListener("click", async (event) => {
     event.target.disabled = false;
   }
 });
+ready();

@@ -1,12 +1,11 @@
 // Admin: one rule's form (match, schedule, replies), the whole rule as JSON
 // for power users, and a preview of the reply bubbles as the user sees them.
 
-import { api, el, notify, t } from "./api.js";
+import { api, el, notify, ready, t } from "./api.js";
 import { bubbles } from "./line.js";
 
 const $ = (id) => document.getElementById(id);
 const ruleId = document.getElementById("rule-editor").dataset.rule;
-const KINDS = ["exact", "contains", "regex", "postback", "event", "fallback"];
 let loaded = null;
 
 const list = (text) =>
@@ -109,7 +108,6 @@ async function save(event) {
   }
 }
 
-$("f-kind").replaceChildren(...KINDS.map((kind) => el("option", { value: kind }, t(kind))));
 $("f-reply").addEventListener("input", preview);
 $("rule-form").addEventListener("submit", save);
 $("from-json").addEventListener("click", () => {
@@ -168,18 +166,32 @@ $("replay").addEventListener("submit", async (event) => {
   }
 });
 
+/** A new rule's defaults come with the page, so nothing typed before this
+script ran is overwritten; a stored rule is fetched, and Save stays off
+until it is in the form. */
 async function start() {
   if (!ruleId) {
-    fill({ priority: 100, enabled: true, match: { kind: "contains", patterns: [] }, reply: [{ type: "text", text: "" }] });
+    preview();
     return;
   }
   try {
     loaded = await api("GET", `/rules/${encodeURIComponent(ruleId)}`);
     $("delete").hidden = false;
     fill(loaded);
+    $("save").disabled = false;
   } catch (error) {
     showErrors([{ message: error.message }]);
   }
 }
 
-start();
+// The JSON view shows the form's rule whenever it is opened.
+$("f-json").closest("details").addEventListener("toggle", (event) => {
+  if (!event.target.open) return;
+  try {
+    $("f-json").value = JSON.stringify(collect(), null, 2);
+  } catch (error) {
+    // the replies do not parse yet: the view keeps what it had
+  }
+});
+
+ready(start());

@@ -1,7 +1,7 @@
 // Admin: the reply rules with search, an enable toggle and priority edited in
 // place, and the live tester ("type a message → which rule, what answer").
 
-import { api, el, notify, t } from "./api.js";
+import { api, el, notify, ready, t } from "./api.js";
 import { bubbles } from "./line.js";
 
 const $ = (id) => document.getElementById(id);
@@ -123,4 +123,4 @@ $("tester").addEventListener("submit", async (event) => {
   }
 });
 
-load();
+ready(load());

@@ -2,7 +2,7 @@
 // fitting its value (checkbox, number, choice, text, or JSON for structures);
 // only changed keys are sent, and a refusal names the key at fault.
 
-import { api, el, notify, t } from "./api.js";
+import { api, el, notify, ready, t } from "./api.js";
 
 const $ = (id) => document.getElementById(id);
 const CHOICES = { handoff_if_expired: ["ask", "hold", "push"] };
@@ -148,4 +148,4 @@ $("settings").addEventListener("submit", async (event) => {
   }
 });
 
-load();
+ready(load());

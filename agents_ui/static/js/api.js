@@ -132,6 +132,18 @@ export function notify(message, kind = "info") {
   notify.timer = setTimeout(() => (box.hidden = true), kind === "error" ? 8000 : 3500);
 }
 
+/** Mark the page ready once `work` (its first load) has settled.
+
+`document.body.dataset.ready` turns "true" then, whether the load worked or
+showed an error: browser tests and scripts wait on it rather than racing
+the first fetch, which would overwrite what they type.
+*/
+export function ready(work) {
+  Promise.resolve(work).finally(() => {
+    document.body.dataset.ready = "true";
+  });
+}
+
 /** Listen to /api/v1/events; `onEvent(kind, data)`, `onOpen()` on each (re)connect.
 
 The browser reconnects a dropped stream by itself, but not one the server

@@ -2,7 +2,7 @@
 // and the composer. Lists and the open conversation follow the event stream;
 // the page is never reloaded.
 
-import { api, ago, clock, el, listen, notify, now, setServerTime, t, when } from "./api.js";
+import { api, ago, clock, el, listen, notify, now, ready, setServerTime, t, when } from "./api.js";
 import { STICKERS, bubble, bubbles, messageOf, quickReplies } from "./line.js";
 
 const MAX_BUNDLE = 5;
@@ -680,4 +680,4 @@ async function start() {
 }
 
 setServerTime(Number(document.body.dataset.now) || NaN);
-start();
+ready(start());
