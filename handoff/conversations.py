@@ -30,6 +30,9 @@ OPEN_STATUSES = (BOT, QUEUED, ASSIGNED)
 #: Where a transfer sends a conversation back to the queue.
 QUEUE = "queue"
 NOTE_MAX = 5000
+#: How long a user's message is remembered as counted unread (the inbox keeps
+#: an event for redelivery no longer than this).
+INBOUND_TTL = 48 * 3600
 TAG_MAX = 50
 TAGS_PER_USER = 100
 #: Closed conversations (and their notes) are kept as long as history.
@@ -247,10 +250,19 @@ class Conversations:
         _publish(self.redis, "conversation.opened", conversation)
         return conversation
 
-    def record_inbound(self, conversation: dict, kind: str, text: str) -> dict:
-        """Note a message from the user: unread, last message, waiting time."""
+    def record_inbound(
+        self, conversation: dict, kind: str, text: str, event_id: str = ""
+    ) -> dict:
+        """Note a message from the user: unread, last message, waiting time.
+
+        `event_id` (the webhook event's) makes the unread count idempotent: an
+        event handled again after its worker died is not counted twice.
+        """
         now = self.clock()
         name = key("conv", conversation["id"])
+        first_time = not event_id or bool(
+            self.redis.set(key("inbound", event_id), 1, nx=True, ex=INBOUND_TTL)
+        )
         pipe = self.redis.pipeline()
         pipe.hset(
             name,
@@ -265,7 +277,8 @@ class Conversations:
         else:
             # Only a person can answer now: the user waits from this message.
             pipe.hsetnx(name, "first_unanswered_at", now)
-            pipe.hincrby(name, "unread", 1)
+            if first_time:
+                pipe.hincrby(name, "unread", 1)
         pipe.execute()
         updated = self.get(conversation["id"])
         _publish(self.redis, "conversation.message", _brief(updated))

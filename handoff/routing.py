@@ -86,7 +86,9 @@ def route(runtime, chat_id: str, event: dict, answer):
     # A tap on "get the answer" fetches what is held; it asks nothing new.
     if kind in SPEAKING_EVENTS and not tap.is_tap(event):
         summary_kind, text, _media = summarize_event(event)
-        conversation = conversations.record_inbound(conversation, summary_kind, text)
+        conversation = conversations.record_inbound(
+            conversation, summary_kind, text, event.get("webhookEventId") or ""
+        )
     _apply_tags(conversations, user_id, answer)
     _ask_for_profile(runtime, user_id)
 

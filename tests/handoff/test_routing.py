@@ -65,6 +65,22 @@ def test_bot_stays_silent_while_queued_and_keeps_the_token(desk, runtime):
     assert conversation["last_message"]["text"] == "are you there?"
 
 
+def test_a_message_handled_again_after_a_crash_is_counted_unread_once(
+    desk, runtime
+):
+    desk.postback()
+    event = desk.say("are you there?")
+    assert desk.conversation()["unread"] == 2
+
+    # Its worker died after handling it: the sweeper hands it over once more.
+    routing.route(runtime, USER, event, None)
+    routing.route(runtime, USER, event, None)
+
+    assert desk.conversation()["unread"] == 2
+    desk.say("hello?")
+    assert desk.conversation()["unread"] == 3
+
+
 def test_bot_stays_silent_while_assigned(desk):
     desk.postback()
     desk.api("post", f"/conversations/{desk.conversation()['id']}/claim", "aiko")
