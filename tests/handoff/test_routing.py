@@ -65,9 +65,7 @@ def test_bot_stays_silent_while_queued_and_keeps_the_token(desk, runtime):
     assert conversation["last_message"]["text"] == "are you there?"
 
 
-def test_a_message_handled_again_after_a_crash_is_counted_unread_once(
-    desk, runtime
-):
+def test_a_message_handled_again_after_a_crash_is_counted_unread_once(desk, runtime):
     desk.postback()
     event = desk.say("are you there?")
     assert desk.conversation()["unread"] == 2
