@@ -52,6 +52,10 @@ class Config:
     timezone: str = "Asia/Tokyo"
     line_request_timeout: float = 10.0
     line_max_connections: int = 64
+    #: Largest photo, video, audio or file the panel fetches from LINE.
+    content_max_bytes: int = 20 * 1024 * 1024
+    #: Redis memory for recently viewed content (0: fetch from LINE every time).
+    content_cache_bytes: int = 64 * 1024 * 1024
     worker_concurrency: int = 32
     embedded_workers: int = 2
     push_bot_answers: bool = False
@@ -93,6 +97,12 @@ class Config:
             history_retention_days=_number(environ, "HISTORY_RETENTION_DAYS", 90, int),
             timezone=get("TSUNAGI_TIMEZONE", "Asia/Tokyo"),
             line_request_timeout=_number(environ, "LINE_REQUEST_TIMEOUT", 10.0, float),
+            content_max_bytes=_number(
+                environ, "CONTENT_MAX_BYTES", 20 * 1024 * 1024, int
+            ),
+            content_cache_bytes=_number(
+                environ, "CONTENT_CACHE_BYTES", 64 * 1024 * 1024, int
+            ),
             worker_concurrency=_number(environ, "WORKER_CONCURRENCY", 32, int),
             embedded_workers=_number(environ, "EMBEDDED_WORKERS", 2, int),
             push_bot_answers=_flag(environ, "PUSH_BOT_ANSWERS"),
@@ -112,6 +122,12 @@ class Config:
             raise ConfigError(
                 "LINE_REPLY_TOKEN_TTL must be more than 0 and at most 60 seconds, "
                 f"got {self.line_reply_token_ttl!r}"
+            )
+        if self.content_max_bytes < 1 or self.content_cache_bytes < 0:
+            raise ConfigError(
+                "CONTENT_MAX_BYTES must be at least 1 and CONTENT_CACHE_BYTES at "
+                f"least 0, got {self.content_max_bytes!r} and "
+                f"{self.content_cache_bytes!r}"
             )
         if self.env == "production":
             self.simulator = False
