@@ -140,6 +140,10 @@ def offer_taps(runtime) -> int:
         free_until = delivery.tokens.free_until(chat_id)
         if free_until is None or free_until - now > lead:
             continue
+        if redis.exists(key("handoff", "ack", chat_id)):
+            # A deferred hand-off acknowledgement (handoff/routing.py) will
+            # spend this token before it lapses, and carries the same button.
+            continue
         lapse = int(free_until * 1000)
         mark = key("tap", chat_id, lapse)
         if not redis.set(mark, "1", nx=True, ex=MARK_TTL):

@@ -214,6 +214,27 @@ def test_with_no_quick_agent_the_user_is_told_before_the_token_lapses(desk):
     assert routing.send_due_acks(desk.runtime) == 0
 
 
+def test_a_long_tap_lead_leaves_the_token_to_the_deferred_acknowledgement(
+    desk, runtime
+):
+    from api.settings import update_settings
+
+    update_settings(runtime.redis, {"tap_lead_seconds": 45})
+    _agent_online(desk)
+    desk.postback()
+    desk.clock.advance(16)  # the token has 44 s left: inside the tap's lead
+
+    assert tap.offer_taps(runtime) == 0
+    desk.clock.advance(4)
+    assert routing.send_due_acks(runtime) == 1
+
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    assert "担当者" in messages[0]["text"]
+    assert messages[-1]["quickReply"]["items"][-1] == tap.TAP_BUTTON
+    assert desk.line.pushes() == []
+
+
 def test_no_wait_outside_business_hours(desk, runtime):
     from api.settings import update_settings
 
