@@ -62,6 +62,7 @@ class Config:
     simulator: bool = False
     admin_username: str = ""
     admin_password: str = ""
+    trusted_proxies: int = 0
     testing: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -108,6 +109,7 @@ class Config:
             push_bot_answers=_flag(environ, "PUSH_BOT_ANSWERS"),
             admin_username=get("ADMIN_USERNAME", ""),
             admin_password=get("ADMIN_PASSWORD", ""),
+            trusted_proxies=_number(environ, "TRUSTED_PROXIES", 0, int),
         )
         cfg.check()
         return cfg
@@ -122,6 +124,11 @@ class Config:
             raise ConfigError(
                 "LINE_REPLY_TOKEN_TTL must be more than 0 and at most 60 seconds, "
                 f"got {self.line_reply_token_ttl!r}"
+            )
+        if self.trusted_proxies < 0:
+            raise ConfigError(
+                "TRUSTED_PROXIES must be the number of proxies in front of the "
+                f"desk (0 for none), got {self.trusted_proxies!r}"
             )
         if self.content_max_bytes < 1 or self.content_cache_bytes < 0:
             raise ConfigError(
