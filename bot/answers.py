@@ -122,6 +122,16 @@ def _count_fallbacks(redis_client, chat_id: str, rule, event_id) -> int:
     return pipe.execute()[0]
 
 
+def forget_fallbacks(redis_client, chat_id: str) -> None:
+    """End the chat's run of fallback answers.
+
+    While people have the chat the bot's answers are not sent, so they are
+    no run the user saw: the hand-off routing calls this then, and the first
+    fallback after the conversation closes starts a new run.
+    """
+    redis_client.delete(key("fallbacks", chat_id), key("fallbacks", chat_id, "event"))
+
+
 def offer_person(messages: list) -> list:
     """`messages` with the "talk to a person" quick reply on the last one.
 

@@ -23,7 +23,7 @@ import logging
 import math
 from urllib.parse import parse_qs
 
-from bot.answers import Answer
+from bot.answers import Answer, forget_fallbacks
 from bot.delivery import DeliveryError
 from bot.history import summarize_event
 from bot.ledger import TOKEN_EXPIRED
@@ -97,6 +97,7 @@ def route(runtime, chat_id: str, event: dict, answer):
     # its acknowledgement may not have gone out (the send itself is idempotent).
     retried = bool(event_id) and conversation["handoff_event"] == event_id
     if conversation["status"] != BOT and not retried:
+        forget_fallbacks(runtime.redis, chat_id)
         log.info(
             "routing: %s is %s; the bot stays silent",
             conversation["id"],

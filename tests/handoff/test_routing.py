@@ -79,6 +79,26 @@ def test_a_message_handled_again_after_a_crash_is_counted_unread_once(desk, runt
     assert desk.conversation()["unread"] == 3
 
 
+def test_fallbacks_while_people_have_the_chat_start_no_run(desk, runtime):
+    from api.settings import update_settings
+
+    update_settings(runtime.redis, {"fallbacks_before_offer": 2})
+    desk.say("ぽぽぽ")  # the bot's fallback: a run of one
+    desk.postback()
+    conversation_id = desk.conversation()["id"]
+    desk.api("post", f"/conversations/{conversation_id}/claim", "aiko")
+    desk.say("ぱぱぱ")  # the agent's chat: the bot is silent
+    desk.say("ぴぴぴ")
+    desk.api("post", f"/conversations/{conversation_id}/close", "aiko")
+
+    desk.say("ぷぷぷ")  # the bot again: the first of a new run
+
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    items = (messages[-1].get("quickReply") or {}).get("items", [])
+    assert all(i["action"].get("data") != "action=handoff" for i in items)
+
+
 def test_bot_stays_silent_while_assigned(desk):
     desk.postback()
     desk.api("post", f"/conversations/{desk.conversation()['id']}/claim", "aiko")
