@@ -7,6 +7,9 @@ retrying live in one place and no caller parses LINE's error bodies itself.
 
 import json
 import logging
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
 
 import urllib3
 from linebot.v3.messaging import (
@@ -14,6 +17,7 @@ from linebot.v3.messaging import (
     ApiException,
     Configuration,
     MessagingApi,
+    MessagingApiBlob,
     PushMessageRequest,
     ReplyMessageRequest,
     ShowLoadingAnimationRequest,
@@ -29,6 +33,8 @@ SERVER_ERROR = "server_error"
 TRANSPORT = "transport"
 RETRY_KEY_ACCEPTED = "retry_key_accepted"
 REJECTED = "rejected"
+CONTENT_TOO_LARGE = "content_too_large"
+CONTENT_NOT_READY = "content_not_ready"
 
 RETRYABLE = frozenset({RATE_LIMITED, SERVER_ERROR, TRANSPORT})
 
@@ -73,6 +79,21 @@ def classify(status: int, body: str, headers=None) -> LineError:
     return LineError(kind, status, message, request_id)
 
 
+@dataclass(frozen=True)
+class Content:
+    """The bytes of a message a user sent, as LINE's data host served them."""
+
+    data: bytes
+    content_type: str
+
+
+#: (connect, read) seconds for a content download, and the whole download's
+#: limit: a web worker waits on it, so it gives up sooner than other calls.
+CONTENT_TIMEOUT = (3.0, 5.0)
+CONTENT_DEADLINE = 15.0
+_CHUNK = 64 * 1024
+
+
 class LineClient:
     """A thread-safe, pooled client for the calls Tsunagi makes.
 
@@ -95,6 +116,14 @@ class LineClient:
         self.data_host = data_host or host
         self._api_client = ApiClient(configuration)
         self._api = MessagingApi(self._api_client)
+        # Content lives on LINE's data host (api-data.line.me); the SDK's blob
+        # API gets a client of its own pointed there (the simulator in tests).
+        blob_configuration = Configuration(
+            access_token=access_token, host=self.data_host
+        )
+        blob_configuration.connection_pool_maxsize = max_connections
+        blob_configuration.retries = configuration.retries
+        self._blob = MessagingApiBlob(ApiClient(blob_configuration))
 
     def _invoke(self, method, *args, **kwargs):
         """Call an SDK method with the time-out; failures become `LineError`."""
@@ -152,3 +181,72 @@ class LineClient:
     def get_quota_consumption(self) -> int:
         """Messages counted this month by LINE, Manager's sends included."""
         return int(self._invoke(self._api.get_message_quota_consumption).total_usage)
+
+    def get_message_content(
+        self,
+        message_id: str,
+        max_bytes: int,
+        *,
+        timeout=CONTENT_TIMEOUT,
+        deadline=CONTENT_DEADLINE,
+    ) -> Content:
+        """The bytes of the image, video, audio or file message `message_id`.
+
+        Read from the blob API's pooled client (its configuration: the data
+        host, the channel token, the connection retries) as a stream, because
+        `MessagingApiBlob.get_message_content` reads the whole body into memory
+        before it returns, whatever its size — and LINE keeps files far larger
+        than a panel should hold. More than `max_bytes` (by Content-Length, or
+        counted while reading) is `CONTENT_TOO_LARGE`; a download still running
+        after `deadline` seconds is `TRANSPORT`; LINE's refusals (404 for
+        content it no longer keeps) come back classified as ever; a 2xx other
+        than 200 (a video still being prepared) is `CONTENT_NOT_READY`.
+        """
+        api_client = self._blob.api_client
+        url = f"{self.data_host}/v2/bot/message/{quote(message_id, safe='')}/content"
+        headers = {
+            **api_client.default_headers,
+            "Authorization": f"Bearer {api_client.configuration.access_token}",
+        }
+        started = time.monotonic()
+        done = False
+        try:
+            response = api_client.rest_client.pool_manager.request(
+                "GET",
+                url,
+                headers=headers,
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise LineError(TRANSPORT, None, type(exc).__name__) from None
+        try:
+            if response.status != 200:
+                body = response.read(4096, decode_content=True).decode(
+                    "utf-8", "replace"
+                )
+                if 200 < response.status < 300:
+                    raise LineError(CONTENT_NOT_READY, response.status, "not ready yet")
+                raise classify(response.status, body, dict(response.headers))
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise LineError(CONTENT_TOO_LARGE, 200, f"{declared} bytes")
+            chunks, size = [], 0
+            for chunk in response.stream(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise LineError(CONTENT_TOO_LARGE, 200, f"over {max_bytes} bytes")
+                if time.monotonic() - started > deadline:
+                    raise LineError(TRANSPORT, None, "download deadline passed")
+                chunks.append(chunk)
+            done = True
+            content_type = response.headers.get("Content-Type", "")
+            return Content(b"".join(chunks), content_type or "application/octet-stream")
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise LineError(TRANSPORT, None, type(exc).__name__) from None
+        finally:
+            # A body left unread must not go back to the pool with its socket.
+            if done:
+                response.release_conn()
+            else:
+                response.close()

@@ -8,12 +8,13 @@ answer says what a push would cost, and the agent posts again with push or
 hold).
 """
 
+import io
 import logging
 import math
 import re
 import uuid
 
-from flask import current_app, request
+from flask import current_app, request, send_file
 
 from api import bp
 from api.audit import audit
@@ -25,6 +26,13 @@ from bot.delivery import MAX_OBJECTS, DeliveryError
 from bot.history import INBOUND
 from handoff import queue, settings
 from handoff.canned import Canned, CannedError, CannedExists
+from handoff.content import (
+    CACHE_SECONDS,
+    MEDIA_TYPES,
+    ContentCache,
+    ContentError,
+    shown,
+)
 from handoff.conversations import (
     ASSIGNED,
     CLOSED,
@@ -333,6 +341,88 @@ def get_conversation(conversation_id):
         for item in _runtime().delivery.held(conversation["chat_id"])
     ]
     return shown
+
+
+@bp.get("/conversations/<conversation_id>/content/<message_id>")
+@doc(
+    "The photo, video, audio or file the user sent as message `message_id`",
+    responses={
+        200: "the bytes, with LINE's Content-Type; inline for photos, video "
+        "and audio, an attachment for files",
+        404: "no such conversation or no such media message in it; "
+        "`content_gone` when LINE no longer keeps the content",
+        409: "`external`: the sender keeps it at the https address in the "
+        "message's contentProvider",
+        413: "`content_too_large`: larger than the desk fetches",
+        502: "`line_unavailable`: LINE did not serve it",
+        503: "`content_not_ready`: LINE is still preparing it",
+    },
+)
+@require_role("agent")
+def get_content(conversation_id, message_id):
+    """Only a photo, video, audio or file message of this conversation's own
+    history is fetched (the route is no proxy for other ids), from Redis when
+    cached, else from LINE within a short time-out (handoff/content.py)."""
+    _caller()
+    conversation = _domain(_conversations().require, conversation_id)
+    message = _media_message(conversation, message_id)
+    if message is None:
+        raise ApiError(
+            404, "not_found", "no photo, video, audio or file with that id here"
+        )
+    if (message.get("contentProvider") or {}).get("type", "line") != "line":
+        raise ApiError(
+            409,
+            "external",
+            "the sender keeps this content at its own address (contentProvider)",
+        )
+    runtime = _runtime()
+    cache = ContentCache(
+        # A connection that keeps bytes as bytes, with the web's short time-outs.
+        runtime.web_queue.connection,
+        runtime.line,
+        max_bytes=runtime.config.content_max_bytes,
+        budget=runtime.config.content_cache_bytes,
+    )
+    try:
+        content = cache.get(message_id)
+    except ContentError as exc:
+        raise ApiError(exc.status, exc.code, exc.message, headers=exc.headers) from None
+    how = shown(message, message_id, content.content_type)
+    response = send_file(
+        io.BytesIO(content.data),
+        mimetype=how.content_type,
+        as_attachment=not how.inline,
+        download_name=how.download_name,
+        conditional=True,
+    )
+    response.headers["Cache-Control"] = f"private, max-age={CACHE_SECONDS}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Opened on its own, the content is a document that may run nothing.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _media_message(conversation: dict, message_id: str) -> dict | None:
+    """The user's photo, video, audio or file message `message_id` within the
+    conversation's stretch of history, or None."""
+    history = _runtime().delivery.history
+    after = conversation["history_after"]
+    until = conversation["history_until"]
+    while True:
+        rows = history.read(conversation["chat_id"], MESSAGES_LIMIT, after=after)
+        for row in rows:
+            if until and _id_after(row["id"], until):
+                return None
+            if (
+                row["direction"] == INBOUND
+                and row["kind"] in MEDIA_TYPES
+                and row["media"] == message_id
+            ):
+                return _message_object(row)
+        if len(rows) < MESSAGES_LIMIT:
+            return None
+        after = rows[-1]["id"]
 
 
 @bp.post("/conversations/<conversation_id>/claim")

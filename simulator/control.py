@@ -394,6 +394,15 @@ def content(message_id):
 # -- tests' tools ------------------------------------------------------------
 
 
+@bp.delete("/content/<message_id>")
+def forget_content(message_id):
+    """Let a message's content lapse now, as LINE's does after its keeping
+    period: the Messaging API then answers 404 for it."""
+    if not simulator().forget_content(message_id):
+        raise ControlError(404, "not_found", f"no content {message_id}")
+    return "", 204
+
+
 @bp.post("/webhook")
 def inject():
     """Sign and send `events` as they are (shapes the phone cannot make)."""

@@ -332,6 +332,12 @@ class Simulator:
         with self.changed:
             return self.contents.get(mid)
 
+    def forget_content(self, mid: str) -> bool:
+        """Drop a message's bytes, as LINE does once its keeping period ends
+        (a later download is LINE's 404); False when there were none."""
+        with self.changed:
+            return self.contents.pop(mid, None) is not None
+
     def read_token_for(self, user_id: str) -> str:
         """A `markAsReadToken` that marks `user_id`'s messages read up to now."""
         token = secrets.token_urlsafe(18)
