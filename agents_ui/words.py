@@ -143,6 +143,11 @@ SCRIPT_WORDS = (
     N_("closed all day"),
     N_("New password for {name} (at least 10 characters)"),
     N_("Set password"),
+    N_("Open the full image"),
+    N_("No longer available on LINE"),
+    N_("Too large to show here"),
+    N_("LINE is still preparing it. Open the conversation again shortly."),
+    N_("Could not load it from LINE"),
 )
 
 
