@@ -21,7 +21,7 @@ def register(app) -> None:
         openapi,
         settings_routes,
     )
-    from bot import quota_api, rules_api  # noqa: F401
+    from bot import deadletters_api, quota_api, rules_api  # noqa: F401
     from handoff import api as handoff_api  # noqa: F401
     from handoff import typing as handoff_typing  # noqa: F401
 

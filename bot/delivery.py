@@ -19,11 +19,15 @@ import logging
 import random
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+
+from redis.exceptions import LockError
 
 from bot import ledger as L
 from bot.budget import Budget
 from bot.history import History
+from bot.inbox import shared_keeper
 from bot.ledger import Ledger
 from bot.line_api import INVALID_REPLY_TOKEN, MONTHLY_LIMIT, LineError
 from bot.tokens import TokenPool
@@ -37,6 +41,10 @@ SEND_RECORD_TTL = 24 * 3600
 PUSH_ATTEMPTS = 5
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 4.0
+#: A send lock lapses this long after its holder's last renewal (a dead one).
+SEND_LOCK_TTL = 30
+#: How long a send waits for another send to the same chat.
+SEND_LOCK_WAIT = 120
 #: Chats with held answers, scored by when their oldest was held.
 HELD_INDEX = key("held")
 
@@ -107,6 +115,7 @@ class Delivery:
         self.ledger = Ledger(redis, timezone, clock)
         self.history = History(redis, retention_days, clock)
         self.budget = Budget(redis, self.ledger)
+        self.keeper = shared_keeper()
 
     # -- public --------------------------------------------------------------
 
@@ -613,14 +622,32 @@ class Delivery:
     def _save(self, send_id, record) -> None:
         self.redis.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
 
+    @contextmanager
     def _chat_lock(self, chat_id):
-        """Serialize sends to one chat, so bubbles arrive in the order sent."""
-        return self.redis.lock(
+        """Serialize sends to one chat, so bubbles arrive in the order sent.
+
+        The lock is renewed while held (bot/inbox.py's `LockKeeper`), so a
+        LINE call slower than `SEND_LOCK_TTL` cannot let a second send in;
+        the timeout only frees a chat whose holder died. A waiter gives up
+        (LockError) after `SEND_LOCK_WAIT`.
+        """
+        lock = self.redis.lock(
             key("lock", "send", chat_id),
-            timeout=120,
-            blocking_timeout=120,
+            timeout=SEND_LOCK_TTL,
+            blocking_timeout=SEND_LOCK_WAIT,
             thread_local=False,
         )
+        if not lock.acquire():
+            raise LockError(f"the send lock of {chat_id} is busy")
+        self.keeper.hold(lock)
+        try:
+            yield lock
+        finally:
+            self.keeper.drop(lock)
+            try:
+                lock.release()
+            except LockError:
+                log.warning("delivery: send lock of %s lapsed while held", chat_id)
 
 
 __all__ = ["Delivery", "DeliveryError", "SendResult", "POLICIES"]

@@ -41,6 +41,11 @@ def handle(runtime, payload: dict) -> None:
         return
     messages = answer.messages
     policy = "push" if runtime.config.push_bot_answers else "refuse"
+    if policy == "refuse" and payload.get("attempts"):
+        # A retry of a failed event (bot/inbox.py) comes late, its token most
+        # likely lapsed: hold the answer for the user's next token (or the
+        # held answers' upkeep) rather than lose it.
+        policy = "hold"
     result = delivery.send(
         chat_id,
         messages,

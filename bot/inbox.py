@@ -6,6 +6,15 @@ the timestamp LINE stamped — all or nothing, so a 200 means every event is
 safe. `drain` hands one chat's events to a handler in that order under a
 per-chat lock, and an event leaves the inbox only once handled: a worker that
 dies mid-event leaves it for `sweep`, which starts a new drain within seconds.
+
+An event whose handler raises is not retried at once, nor does it block its
+chat: it is parked in `retry` (a zset by due time, after the growing delays of
+the `event_retry_delays` setting) and the drain goes on with the chat's later
+events; the sweeper files it back into the inbox when due. After the last
+delay's attempt fails too, it becomes a dead letter (bot/deadletters.py) that
+admins can retry or discard. The move out of the inbox, to `retry` or to the
+dead letters, is one transaction with the failure's record, so an event is
+always in exactly one of the three places until it is handled.
 """
 
 import hashlib
@@ -14,6 +23,8 @@ import logging
 import threading
 import time
 
+from api.settings import get_setting, register_setting
+from bot.deadletters import DeadLetters
 from store import PREFIX, key
 
 log = logging.getLogger(__name__)
@@ -25,8 +36,35 @@ LOCK_TTL = 6.0
 LOCK_RENEW_EVERY = 1.5
 #: A chat whose drain was started this recently is left to it by the sweeper.
 KICK_TTL = 3
-#: An event that fails this many times leaves the inbox for the dead letters.
-MAX_ATTEMPTS = 5
+#: Seconds a failed event waits before each retry: attempt n+1 comes
+#: RETRY_DELAYS[n-1] after attempt n failed, so 6 attempts over about 43
+#: minutes — long enough to outlast a dependency's short outage or a fix
+#: deployed within half an hour — and the 6th failure makes a dead letter.
+RETRY_DELAYS = [5, 30, 120, 600, 1800]
+RETRY_SETTING = "event_retry_delays"
+#: Parked events the sweeper files back into their inboxes per pass.
+REFILE_BATCH = 500
+
+
+def _retry_delays(value):
+    """Validate `event_retry_delays`: 0 to 10 delays of 1 s to 24 h each."""
+    if not isinstance(value, list) or len(value) > 10:
+        raise ValueError("must be a list of at most 10 delays in seconds")
+    for delay in value:
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise ValueError("each delay must be a number of seconds")
+        if not 1 <= delay <= 86400:
+            raise ValueError(f"each delay must be from 1 to 86400 s, got {delay!r}")
+    return value
+
+
+register_setting(
+    RETRY_SETTING,
+    RETRY_DELAYS,
+    _retry_delays,
+    "Seconds a webhook event whose handling failed waits before each retry; "
+    "after the last retry fails it is kept under Failed events for an admin.",
+)
 
 # KEYS: none (all keys share the prefix in ARGV[1]); ARGV: prefix, ttl, kick
 # ttl, then (event_id, chat_id, score, payload) per event. Returns the chats
@@ -44,6 +82,28 @@ for i = 4, #ARGV, 4 do
       seen[chat] = true
       table.insert(chats, chat)
       redis.call('SET', prefix .. 'kick:' .. chat, 1, 'EX', kick)
+    end
+  end
+end
+return chats
+"""
+
+# ARGV: prefix, now, batch. Files parked events that are due back into their
+# chat's inbox at their LINE timestamp; returns the chats that got them.
+REFILE_SCRIPT = """
+local prefix, now, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local due = redis.call('ZRANGEBYSCORE', prefix .. 'retry', '-inf', now,
+  'LIMIT', 0, batch)
+local chats, seen = {}, {}
+for _, id in ipairs(due) do
+  redis.call('ZREM', prefix .. 'retry', id)
+  local at = redis.call('HMGET', prefix .. 'failure:' .. id, 'chat_id', 'score')
+  if at[1] then
+    redis.call('ZADD', prefix .. 'inbox:' .. at[1], at[2], id)
+    redis.call('SADD', prefix .. 'inbox', at[1])
+    if not seen[at[1]] then
+      seen[at[1]] = true
+      table.insert(chats, at[1])
     end
   end
 end
@@ -84,7 +144,13 @@ def event_id_of(event: dict) -> str:
 
 
 class LockKeeper:
-    """Renews the drain locks of this process from one background thread."""
+    """Renews the Redis locks this process holds, from one background thread.
+
+    A lock given to `hold` has its timeout renewed every `LOCK_RENEW_EVERY`
+    seconds until `drop`, so its timeout only needs to outlast a holder that
+    died, not the longest piece of work done under it. Used for the drain
+    locks here and for the send locks of bot/delivery.py (`shared_keeper`).
+    """
 
     def __init__(self):
         self._locks = set()
@@ -104,16 +170,32 @@ class LockKeeper:
         with self._mutex:
             self._locks.discard(lock)
 
+    def holding(self, lock) -> bool:
+        with self._mutex:
+            return lock in self._locks
+
+    def renew(self) -> None:
+        """Reset every held lock's timeout to its full length, once."""
+        with self._mutex:
+            locks = list(self._locks)
+        for lock in locks:
+            try:
+                lock.reacquire()
+            except Exception:  # noqa: BLE001 - a lost lock is re-won later
+                log.warning("inbox: could not renew %s", lock.name, exc_info=True)
+
     def _run(self):
         while True:
             time.sleep(LOCK_RENEW_EVERY)
-            with self._mutex:
-                locks = list(self._locks)
-            for lock in locks:
-                try:
-                    lock.reacquire()
-                except Exception:  # noqa: BLE001 - a lost lock is re-won later
-                    log.warning("inbox: could not renew %s", lock.name, exc_info=True)
+            self.renew()
+
+
+_shared_keeper = LockKeeper()
+
+
+def shared_keeper() -> LockKeeper:
+    """The process's one LockKeeper (one renewing thread for every lock)."""
+    return _shared_keeper
 
 
 class Inbox:
@@ -124,7 +206,9 @@ class Inbox:
         self.clock = clock
         self._store = redis.register_script(STORE_SCRIPT)
         self._forget = redis.register_script(FORGET_IF_EMPTY_SCRIPT)
-        self.keeper = LockKeeper()
+        self._refile = redis.register_script(REFILE_SCRIPT)
+        self.keeper = shared_keeper()
+        self.deadletters = DeadLetters(redis, clock)
 
     def store(self, events: list[dict], destination: str = "", *, pipe=None):
         """Keep new events (duplicates are dropped); returns chats with news.
@@ -172,6 +256,13 @@ class Inbox:
 
         Returns how many were handled. Another drain of the same chat running
         elsewhere makes this one return at once: that one sees these events.
+
+        `payload["attempts"]` is how many times the event failed before (0 on
+        its first try). An event whose handler raises is parked for a retry
+        (or made a dead letter after its last one) and the drain goes on with
+        the chat's later events. So order holds among the events handled
+        together, but a retried event is handled after the later events that
+        went through while it waited: its answer can arrive after theirs.
         """
         handled = 0
         while True:
@@ -185,30 +276,30 @@ class Inbox:
                 return handled
             self.keeper.hold(lock)
             try:
-                done, failed = self._drain_locked(chat_id, handle)
-                handled += done
+                handled += self._drain_locked(chat_id, handle)
             finally:
                 self.keeper.drop(lock)
                 try:
                     lock.release()
                 except Exception:  # noqa: BLE001 - it lapsed; the work is done
                     log.warning("inbox: lock of %s lapsed mid-drain", chat_id)
-            if failed:
-                return handled
             # An event filed between our last look and the release would be
             # nobody's: look once more before leaving.
             if self._forget(keys=[key("inbox", chat_id), key("inbox")], args=[chat_id]):
                 return handled
 
-    def _drain_locked(self, chat_id, handle) -> tuple[int, bool]:
+    def _drain_locked(self, chat_id, handle) -> int:
         handled = 0
         inbox_key = key("inbox", chat_id)
         while True:
-            head = self.redis.zrange(inbox_key, 0, 0)
+            head = self.redis.zrange(inbox_key, 0, 0, withscores=True)
             if not head:
-                return handled, False
-            event_id = head[0]
-            raw = self.redis.get(key("event", event_id))
+                return handled
+            event_id, score = head[0]
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.get(key("event", event_id))
+            pipe.hgetall(key("failure", event_id))
+            raw, failure = pipe.execute()
             if raw is None:
                 log.warning("inbox: event %s expired before handling", event_id)
                 self.redis.zrem(inbox_key, event_id)
@@ -216,45 +307,92 @@ class Inbox:
             payload = json.loads(raw)
             payload["event_id"] = event_id
             payload["chat_id"] = chat_id
+            payload["attempts"] = int(failure.get("attempts", 0))
             try:
                 handle(payload)
-            except Exception:
-                log.exception("inbox: event %s of %s failed", event_id, chat_id)
-                if self._give_up(chat_id, event_id):
-                    continue
-                return handled, True
-            self.redis.zrem(inbox_key, event_id)
+            except Exception as exc:  # noqa: BLE001 - any failure parks the event
+                self._fail(chat_id, event_id, score, payload, failure, exc)
+                continue
+            pipe = self.redis.pipeline()
+            pipe.zrem(inbox_key, event_id)
+            pipe.delete(key("failure", event_id))
+            pipe.execute()
             handled += 1
 
-    def _give_up(self, chat_id, event_id) -> bool:
-        """Count a failure; past MAX_ATTEMPTS move the event to the dead letters."""
-        attempts_key = key("attempts", event_id)
-        attempts = self.redis.incr(attempts_key)
-        self.redis.expire(attempts_key, DEDUPE_TTL)
-        if attempts < MAX_ATTEMPTS:
-            return False
-        log.error(
-            "inbox: event %s of %s failed %d times; dead-lettered",
+    def _fail(self, chat_id, event_id, score, payload, failure, exc) -> None:
+        """Park a failed event for its next attempt, or make it a dead letter.
+
+        The record keeps the attempts, the first and last failure times and
+        the exception's class name — never its message, which may quote what
+        the user wrote.
+        """
+        now = self.clock()
+        attempts = int(failure.get("attempts", 0)) + 1
+        record = {
+            "chat_id": chat_id,
+            "score": int(score),
+            "attempts": attempts,
+            "first_failed": float(failure.get("first_failed", now)),
+            "last_failed": now,
+            "error": type(exc).__name__,
+        }
+        # The traceback may quote the user's words: only at DEBUG.
+        log.debug("inbox: event %s failed", event_id, exc_info=exc)
+        delays = get_setting(self.redis, RETRY_SETTING)
+        # An admin's retry of a dead letter gets one attempt (`last_chance`).
+        if failure.get("last_chance") or attempts > len(delays):
+            log.error(
+                "inbox: event %s of %s failed %d times (%s); dead-lettered",
+                event_id,
+                chat_id,
+                attempts,
+                record["error"],
+            )
+            self.deadletters.add(event_id, record, payload)
+            return
+        delay = delays[attempts - 1]
+        log.warning(
+            "inbox: event %s of %s failed (%s), attempt %d; retry in %s s",
             event_id,
             chat_id,
+            record["error"],
             attempts,
+            delay,
         )
         pipe = self.redis.pipeline()
-        pipe.rpush(
-            key("deadletter"), json.dumps({"chat_id": chat_id, "event_id": event_id})
-        )
         pipe.zrem(key("inbox", chat_id), event_id)
+        pipe.hset(key("failure", event_id), mapping=record)
+        pipe.expire(key("failure", event_id), DEDUPE_TTL)
+        # The payload must outlive the wait, however old the event already is.
+        pipe.expire(key("event", event_id), DEDUPE_TTL)
+        pipe.zadd(key("retry"), {event_id: now + delay})
         pipe.execute()
-        return True
+
+    def refile_due(self) -> list[str]:
+        """File parked events that are due back into their inboxes.
+
+        Each goes back at its LINE timestamp, ahead of its chat's events still
+        waiting. Returns the chats that got one (the caller starts drains).
+        """
+        chats = self._refile(args=[PREFIX, self.clock(), REFILE_BATCH])
+        return [c.decode() if isinstance(c, bytes) else c for c in chats]
+
+    def parked(self) -> list[str]:
+        """Ids of events waiting for a retry, the soonest due first."""
+        return self.redis.zrange(key("retry"), 0, -1)
 
     def sweep(self, enqueue, limit: int = 1000) -> list[str]:
         """Start drains for chats with events that nobody is draining.
 
         Covers a worker that died mid-event and a webhook process that died
-        between storing and enqueueing. One sweeper runs at a time.
+        between storing and enqueueing, and files failed events back into
+        their inboxes when their retry is due. One sweeper runs at a time.
         """
         if not self.redis.set(key("lock", "sweeper"), 1, nx=True, px=900):
             return []
+        refiled = self.refile_due()
+        if refiled:
+            log.info("inbox: %d chats have failed events due for a retry", len(refiled))
         stranded = []
         for chat_id in self.redis.sscan_iter(key("inbox"), count=500):
             pipe = self.redis.pipeline(transaction=False)

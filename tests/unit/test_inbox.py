@@ -4,9 +4,10 @@ import threading
 import time
 
 from bot import jobs
-from bot.inbox import Inbox
+from bot.inbox import RETRY_DELAYS, Inbox
 from bot.tokens import token_deadline
 from store import key
+from tests.conftest import Clock
 from tests.helpers import text_event
 
 USER = "U" + "b" * 32
@@ -69,29 +70,39 @@ def test_one_chat_never_runs_on_two_workers_at_once(runtime):
     assert seen == list(range(40))
 
 
-def test_failed_event_stays_and_later_events_wait(runtime):
+def test_failed_event_is_parked_and_later_events_go_on(runtime):
     now = int(time.time() * 1000)
     first, second = text_event(USER, timestamp=now), text_event(USER, timestamp=now + 1)
     runtime.inbox.store([first, second])
+    seen = []
 
-    def fail(payload):
-        raise RuntimeError("boom")
+    def fail_first(payload):
+        if payload["event_id"] == first["webhookEventId"]:
+            raise RuntimeError("boom")
+        seen.append(payload["event_id"])
 
-    runtime.inbox.drain(USER, fail)
+    runtime.inbox.drain(USER, fail_first)
 
-    assert runtime.inbox.pending(USER) == [
-        first["webhookEventId"],
-        second["webhookEventId"],
-    ]
-
-
-def test_poison_event_goes_to_the_dead_letters_after_five_failures(runtime):
-    event = text_event(USER)
-    runtime.inbox.store([event])
-    for _ in range(5):
-        runtime.inbox.drain(USER, lambda p: 1 / 0)
+    assert seen == [second["webhookEventId"]]
     assert runtime.inbox.pending(USER) == []
-    assert runtime.redis.llen(key("deadletter")) == 1
+    assert runtime.inbox.parked() == [first["webhookEventId"]]
+
+
+def test_poison_event_goes_to_the_dead_letters_after_its_last_retry(runtime):
+    clock = Clock(1_800_000_000.0)
+    inbox = Inbox(runtime.redis, clock=clock)
+    event = text_event(USER)
+    inbox.store([event])
+    for delay in RETRY_DELAYS:
+        inbox.drain(USER, lambda p: 1 / 0)
+        clock.advance(delay)
+        runtime.redis.delete(key("lock", "sweeper"))
+        inbox.sweep(lambda chats: None)
+    inbox.drain(USER, lambda p: 1 / 0)
+    assert inbox.pending(USER) == [] and inbox.parked() == []
+    assert [d["event_id"] for d in inbox.deadletters.list()] == [
+        event["webhookEventId"]
+    ]
 
 
 def test_sweeper_restarts_a_chat_whose_drain_died(runtime):
