@@ -3,7 +3,7 @@
 // the page is never reloaded.
 
 import { api, ago, clock, el, listen, notify, now, ready, setServerTime, t, when } from "./api.js";
-import { STICKERS, bubble, bubbles, messageOf, quickReplies } from "./line.js";
+import { STICKERS, bubble, bubbles, messageOf, quickReplies, userContent } from "./line.js";
 
 const MAX_BUNDLE = 5;
 const TYPING_EVERY = 10; // seconds between two loading-animation calls
@@ -29,6 +29,9 @@ const state = {
   ifExpired: "ask",
   typedAt: 0,
   sendKey: null,
+  // The open conversation's drawn photos and players by content address, kept
+  // across redraws so a playing video is not restarted by a new message.
+  media: { id: null, nodes: new Map() },
 };
 
 // -- lists ----------------------------------------------------------------------
@@ -240,7 +243,7 @@ function drawMessage(row) {
     body = el("div", { class: "event" }, `${t(row.type)}${row.text ? " · " + row.text : ""}`);
   } else {
     const message = messageOf(row);
-    body = el("div", {}, bubble(message), quickReplies(message));
+    body = el("div", {}, userMediaBubble(message, inbound) || bubble(message), quickReplies(message));
   }
   const tags = [];
   if (!inbound) {
@@ -255,6 +258,19 @@ function drawMessage(row) {
     body,
     el("span", { class: "stamp" }, [when(row.time), ...tags].filter(Boolean).join(" · ")),
   );
+}
+
+/** A user's photo, video, audio or file, drawn once per open conversation. */
+function userMediaBubble(message, inbound) {
+  const source = inbound ? userContent(state.current.id, message) : null;
+  if (!source) return null;
+  if (state.media.id !== state.current.id) state.media = { id: state.current.id, nodes: new Map() };
+  let node = state.media.nodes.get(source.url);
+  if (!node) {
+    node = bubble(message, source);
+    state.media.nodes.set(source.url, node);
+  }
+  return node;
 }
 
 function drawProfile() {

@@ -20,6 +20,101 @@ function isWebUrl(value) {
   return typeof value === "string" && /^https?:\/\//i.test(value);
 }
 
+function isHttps(value) {
+  return typeof value === "string" && /^https:\/\//i.test(value);
+}
+
+// -- what users send: photos, videos, audio and files ----------------------------
+
+const MEDIA = ["image", "video", "audio", "file"];
+// The desk's error codes for content it cannot show, as words for the agent.
+const MISSING = {
+  content_gone: "No longer available on LINE",
+  content_too_large: "Too large to show here",
+  content_not_ready: "LINE is still preparing it. Open the conversation again shortly.",
+};
+
+/**
+ * Where the panel reads a user's photo, video, audio or file message: the
+ * desk's content route for what LINE keeps (same origin, so the panel's
+ * Content-Security-Policy admits it), or the sender's own https:// address for
+ * external content. `{url, preview, external}`, or null when there is none.
+ */
+export function userContent(conversationId, message) {
+  if (!message || !MEDIA.includes(message.type)) return null;
+  const provider = message.contentProvider || { type: "line" };
+  if (provider.type === "external") {
+    if (!isHttps(provider.originalContentUrl)) return null;
+    const preview = isHttps(provider.previewImageUrl) ? provider.previewImageUrl : provider.originalContentUrl;
+    return { url: provider.originalContentUrl, preview, external: true };
+  }
+  if (!message.id || !conversationId) return null;
+  const url = `/api/v1/conversations/${encodeURIComponent(conversationId)}/content/${encodeURIComponent(message.id)}`;
+  return { url, preview: url, external: false };
+}
+
+function byteSize(bytes) {
+  const n = Number(bytes);
+  if (!Number.isFinite(n) || n <= 0) return "";
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function duration(ms) {
+  const seconds = Math.round(Number(ms) / 1000);
+  if (!Number.isFinite(seconds) || seconds <= 0) return "";
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+/** A photo or player that did not load: ask the desk why, and say so instead. */
+async function explainMissing(holder, url) {
+  let code = null;
+  try {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) code = ((await response.json()) || {}).error;
+  } catch (error) {
+    code = null;
+  }
+  holder.classList.add("missing");
+  holder.replaceChildren(el("span", {}, t(MISSING[code] || "Could not load it from LINE")));
+}
+
+/** A user's photo (a thumbnail opening the full image in a new tab), video or
+ * audio (a player), or file (name and size as a download link). */
+function userMedia(message, source) {
+  const type = message.type;
+  if (type === "image") {
+    const holder = el("div", { class: "bubble image user-media" });
+    const img = el("img", { class: "thumb", src: source.preview, alt: t("Image"), loading: "lazy" });
+    if (!source.external) img.addEventListener("error", () => explainMissing(holder, source.url), { once: true });
+    holder.append(el("a", { href: source.url, target: "_blank", rel: "noopener noreferrer", title: t("Open the full image") }, img));
+    return holder;
+  }
+  if (type === "file" || source.external) {
+    // External video and audio are links: the panel plays only its own origin.
+    const icon = type === "file" ? "📄" : "▶";
+    return el(
+      "div",
+      { class: "bubble user-media file" },
+      el(
+        "a",
+        source.external
+          ? { href: source.url, target: "_blank", rel: "noopener noreferrer" }
+          : { href: source.url, download: true },
+        `${icon} ${message.fileName || t(type)}`,
+      ),
+      message.fileSize ? el("span", { class: "size" }, byteSize(message.fileSize)) : null,
+    );
+  }
+  const holder = el("div", { class: `bubble user-media player ${type}` });
+  const player = el(type, { controls: true, preload: "metadata", src: source.url });
+  player.addEventListener("error", () => explainMissing(holder, source.url), { once: true });
+  holder.append(player);
+  if (message.duration) holder.append(el("span", { class: "size" }, duration(message.duration)));
+  return holder;
+}
+
 /** Every `text` of a Flex component tree, in reading order. */
 function flexTexts(node, out = []) {
   if (!node || typeof node !== "object" || out.length > 40) return out;
@@ -74,9 +169,11 @@ function templateCard(message) {
   );
 }
 
-/** One LINE message object as a bubble element. */
-export function bubble(message) {
+/** One LINE message object as a bubble element; `source` (from `userContent`)
+ * draws a user's photo, video, audio or file from where it is kept. */
+export function bubble(message, source = null) {
   const type = message.type;
+  if (source && MEDIA.includes(type)) return userMedia(message, source);
   if (type === "text" || type === "textV2") {
     return el("div", { class: "bubble text" }, message.text || "");
   }
@@ -145,8 +242,9 @@ export function messageOf(row) {
     return { type: "image", originalContentUrl: row.media, previewImageUrl: row.media };
   }
   if (row.type === "location") return { type: "location", title: row.text || row.media || "" };
-  if (["image", "video", "audio", "file"].includes(row.type)) {
-    return { type: row.type, fileName: row.text || "" };
+  if (MEDIA.includes(row.type)) {
+    // A user's media row keeps the message id in `media`.
+    return { type: row.type, fileName: row.text || "", id: row.direction === "in" ? row.media : undefined };
   }
   return { type: row.type || "text", text: row.text || "", altText: row.text || "" };
 }
