@@ -26,12 +26,14 @@ MAX_BODY = 1024 * 1024
 #: slip into a page could run nothing. Pictures may be any https address
 #: (LINE's profile pictures, the images and Flex heroes of messages and rules)
 #: or the desk's own; `data:` is the empty favicon. fetch and EventSource go
-#: to the desk's own /api/v1 only.
+#: to the desk's own /api/v1 only. Video and audio play only from the desk
+#: itself (what users send, through /api/v1/conversations/…/content/…).
 PANEL_CSP = {
     "default-src": "'none'",
     "script-src": "'self'",
     "style-src": "'self'",
     "img-src": "'self' https: data:",
+    "media-src": "'self'",
     "connect-src": "'self'",
     "font-src": "'self'",
     "form-action": "'self'",

@@ -771,3 +771,44 @@ def test_a_photo_line_no_longer_keeps_says_so(desk, page):
     missing = page.locator("#messages .message.in .user-media.missing")
     expect(missing).to_have_text("No longer available on LINE", timeout=WAIT)
     expect(page.locator("#messages img.thumb")).to_have_count(0)
+
+
+def test_a_users_file_is_a_download_and_lapsed_audio_says_so(desk, page):
+    from playwright.sync_api import expect
+
+    from tests.helpers import text_event
+
+    user = hand_off(desk, "Files Fumiko")
+    file_event = text_event(user)
+    file_event["message"] = {
+        "id": "901000000000000001",
+        "type": "file",
+        "fileName": "見積書.pdf",
+        "fileSize": 1536,
+    }
+    audio_event = text_event(user)
+    audio_event["message"] = {
+        "id": "901000000000000002",
+        "type": "audio",
+        "duration": 61000,
+        "contentProvider": {"type": "line"},
+    }
+    # Content LINE does not keep (any more): the player must say so.
+    resp = requests.post(
+        f"{desk.sim}/simulator/api/webhook",
+        json={"events": [file_event, audio_event]},
+        timeout=10,
+    )
+    assert resp.status_code == 202, resp.text
+
+    login(page, desk, *AGENT)
+    row = row_of(page, "Files Fumiko")
+    expect(row).to_be_visible(timeout=WAIT)
+    row.click()
+    file_link = page.locator("#messages .user-media.file a")
+    expect(file_link).to_have_text("📄 見積書.pdf", timeout=WAIT)
+    expect(page.locator("#messages .user-media.file .size")).to_have_text("1.5 KB")
+    assert file_link.get_attribute("href").endswith("/content/901000000000000001")
+    assert file_link.get_attribute("download") == ""
+    audio = page.locator("#messages .message.in .user-media.missing")
+    expect(audio).to_have_text("No longer available on LINE", timeout=WAIT)

@@ -299,3 +299,10 @@ def test_the_cache_evicts_the_oldest_to_stay_within_its_budget(runtime, line_sim
     kept = [m for m in ids if redis.exists(key("content", m))]
     assert kept == ids[1:]
     assert sum(int(v) for v in redis.hvals(key("content", "sizes"))) <= 4 * len(PNG)
+
+
+def test_panel_pages_let_players_load_the_desks_own_content():
+    from app import panel_csp
+    from config import Config
+
+    assert "media-src 'self';" in panel_csp(Config())

@@ -67,11 +67,16 @@ function duration(ms) {
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }
 
-/** A photo or player that did not load: ask the desk why, and say so instead. */
-async function explainMissing(holder, url) {
+/** A photo or player that did not load: ask the desk why, and say so instead.
+ * Content the desk serves but the browser cannot play becomes a download. */
+async function explainMissing(holder, url, type) {
   let code = null;
   try {
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.ok && type !== "image") {
+      holder.replaceChildren(el("a", { href: url, download: true }, `⬇ ${t(type)}`));
+      return;
+    }
     if (!response.ok) code = ((await response.json()) || {}).error;
   } catch (error) {
     code = null;
@@ -87,7 +92,7 @@ function userMedia(message, source) {
   if (type === "image") {
     const holder = el("div", { class: "bubble image user-media" });
     const img = el("img", { class: "thumb", src: source.preview, alt: t("Image"), loading: "lazy" });
-    if (!source.external) img.addEventListener("error", () => explainMissing(holder, source.url), { once: true });
+    if (!source.external) img.addEventListener("error", () => explainMissing(holder, source.url, type), { once: true });
     holder.append(el("a", { href: source.url, target: "_blank", rel: "noopener noreferrer", title: t("Open the full image") }, img));
     return holder;
   }
@@ -109,7 +114,7 @@ function userMedia(message, source) {
   }
   const holder = el("div", { class: `bubble user-media player ${type}` });
   const player = el(type, { controls: true, preload: "metadata", src: source.url });
-  player.addEventListener("error", () => explainMissing(holder, source.url), { once: true });
+  player.addEventListener("error", () => explainMissing(holder, source.url, type), { once: true });
   holder.append(player);
   if (message.duration) holder.append(el("span", { class: "size" }, duration(message.duration)));
   return holder;
