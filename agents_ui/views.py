@@ -330,3 +330,16 @@ def admin_quota():
         abort(400, "before must be the id of a ledger entry (the Older link's).")
     report = quota.report(runtime, reason=reason, before=before)
     return render_template("admin/quota.html", section="quota", report=report)
+
+
+@bp.get("/admin/failed-events")
+@login_required("admin")
+def admin_failed_events():
+    """Dead letters: events every retry failed on, with Retry and Discard."""
+    return render_template("admin/failed_events.html", section="failed")
+
+
+@bp.app_template_global("failed_events")
+def _failed_events() -> int:
+    """How many dead letters wait for an admin (the nav link's badge)."""
+    return current_app.extensions["tsunagi"].inbox.deadletters.count()

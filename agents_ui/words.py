@@ -148,6 +148,11 @@ SCRIPT_WORDS = (
     N_("Too large to show here"),
     N_("LINE is still preparing it. Open the conversation again shortly."),
     N_("Could not load it from LINE"),
+    N_("Retry"),
+    N_("Discard"),
+    N_("No failed events."),
+    N_("Handed to a worker again."),
+    N_("Discard this event? It will never be answered."),
 )
 
 
