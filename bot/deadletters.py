@@ -79,6 +79,43 @@ class DeadLetters:
         if dropped:
             log.warning("deadletters: dropped the %d oldest (keep %d)", dropped, KEEP)
 
+    def adopt_legacy(self) -> int:
+        """Turn a `deadletter` list left by an older desk into dead letters.
+
+        Older desks pushed `{"chat_id", "event_id"}` onto a list of that name;
+        each whose event is still stored becomes a dead letter (its failure
+        times unknown: now; error `unknown`), the rest are logged and lost
+        as they already were. Returns how many were adopted.
+        """
+        if self.redis.type(INDEX) != "list":
+            return 0
+        legacy = key("deadletter", "legacy-list")
+        self.redis.rename(INDEX, legacy)
+        adopted = 0
+        for raw in self.redis.lrange(legacy, 0, -1):
+            item = json.loads(raw)
+            event_id = item.get("event_id", "")
+            stored = self.redis.get(key("event", event_id))
+            if stored is None:
+                log.warning("deadletters: old dead letter %s has expired", event_id)
+                continue
+            now = self.clock()
+            record = {
+                "chat_id": item.get("chat_id", ""),
+                "score": int(
+                    (json.loads(stored).get("event") or {}).get("timestamp") or 0
+                ),
+                "attempts": 5,
+                "first_failed": now,
+                "last_failed": now,
+                "error": "unknown",
+            }
+            self.add(event_id, record, json.loads(stored))
+            adopted += 1
+        self.redis.delete(legacy)
+        log.info("deadletters: adopted %d dead letters of an older desk", adopted)
+        return adopted
+
     def count(self) -> int:
         return self.redis.zcard(INDEX)
 

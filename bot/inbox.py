@@ -170,10 +170,6 @@ class LockKeeper:
         with self._mutex:
             self._locks.discard(lock)
 
-    def holding(self, lock) -> bool:
-        with self._mutex:
-            return lock in self._locks
-
     def renew(self) -> None:
         """Reset every held lock's timeout to its full length, once."""
         with self._mutex:
@@ -209,6 +205,7 @@ class Inbox:
         self._refile = redis.register_script(REFILE_SCRIPT)
         self.keeper = shared_keeper()
         self.deadletters = DeadLetters(redis, clock)
+        self._adopted = False  # an older desk's dead-letter list, once
 
     def store(self, events: list[dict], destination: str = "", *, pipe=None):
         """Keep new events (duplicates are dropped); returns chats with news.
@@ -390,6 +387,9 @@ class Inbox:
         """
         if not self.redis.set(key("lock", "sweeper"), 1, nx=True, px=900):
             return []
+        if not self._adopted:
+            self.deadletters.adopt_legacy()
+            self._adopted = True
         refiled = self.refile_due()
         if refiled:
             log.info("inbox: %d chats have failed events due for a retry", len(refiled))

@@ -4,7 +4,8 @@ It differs from RQ's stock worker in three ways, each for LINE's sake:
 - no fork per job, and chats run side by side on a thread pool, so one worker
   keeps many LINE calls in flight (each takes tens to hundreds of ms);
 - a sweeper thread restarts chats whose drain died, within seconds — a reply
-  token is worth something for only about a minute;
+  token is worth something for only about a minute — and files failed events
+  back into their chats' inboxes when their retry is due (bot/inbox.py);
 - a Redis outage is waited out, not a reason to exit.
 """
 

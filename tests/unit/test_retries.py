@@ -269,3 +269,23 @@ def test_the_send_lock_is_renewed_while_a_slow_line_call_runs(
 
     assert order == ["first", "second"]
     assert runtime.redis.exists(lock_key) == 0
+
+
+def test_an_older_desks_dead_letter_list_is_adopted(inbox, runtime):
+    kept, expired = text_event(USER), text_event(USER)
+    inbox.store([kept, expired])
+    runtime.redis.delete(key("event", expired["webhookEventId"]))
+    for event in (kept, expired):
+        runtime.redis.zrem(key("inbox", USER), event["webhookEventId"])
+        runtime.redis.rpush(
+            key("deadletter"),
+            json.dumps({"chat_id": USER, "event_id": event["webhookEventId"]}),
+        )
+
+    sweep(inbox)
+
+    [dead] = inbox.deadletters.list()
+    assert (dead["event_id"], dead["error"]) == (kept["webhookEventId"], "unknown")
+    assert runtime.redis.type(key("deadletter")) == "zset"
+    inbox.deadletters.retry(kept["webhookEventId"])
+    assert inbox.pending(USER) == [kept["webhookEventId"]]
