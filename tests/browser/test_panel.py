@@ -448,6 +448,7 @@ def test_admin_creates_a_rule_and_the_tester_finds_it(desk, page):
     page.fill("#f-priority", "40")
     page.select_option("#f-kind", "contains")
     page.fill("#f-patterns", "parking\n駐車場")
+    page.click("#reply-json summary")  # the replies' JSON, for power users
     page.fill(
         "#f-reply",
         '[{"type": "text", "text": "We have 12 spaces behind the shop.",'
@@ -462,6 +463,9 @@ def test_admin_creates_a_rule_and_the_tester_finds_it(desk, page):
     )
     expect(page.locator("#preview .chip")).to_have_text("Map")
     expect(page.locator("#preview .flex-card")).to_have_text("Open 24 hours")
+    # The cards cannot show a Flex message, so the JSON is the editor.
+    expect(page.locator("#reply-note")).to_be_visible()
+    expect(page.locator("#reply-cards")).to_be_hidden()
     page.click("#replay button[type=submit]")
     expect(page.locator("#replay-result [data-figure=events]")).to_have_text(
         re.compile(r"^\d+$")
