@@ -760,6 +760,13 @@ def test_agent_sees_the_photo_a_user_sent(desk, page):
     assert href.endswith(f"/content/{message_id}")
     assert link.get_attribute("target") == "_blank"
 
+    # Opened on its own (what the link's new tab shows), the photo displays.
+    page.goto(desk.web + href)
+    page.wait_for_function(
+        "() => document.images.length === 1 && document.images[0].naturalWidth > 0",
+        timeout=WAIT,
+    )
+
 
 def test_a_photo_line_no_longer_keeps_says_so(desk, page):
     from playwright.sync_api import expect
