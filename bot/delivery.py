@@ -454,6 +454,7 @@ class Delivery:
 
     def _flush_bundle(self, chat_id, bundle, held_key) -> bool:
         messages = [m for item in bundle for m in item["messages"]]
+        owners = [item for item in bundle for _ in item["messages"]]
         sent = 0
         for chunk_messages in chunks(messages):
             taken, attempts = None, 0
@@ -495,22 +496,62 @@ class Delivery:
                     self.tokens.give_back(chat_id, *taken)
                     method, reason = L.REFUSED, L.REJECTED
                 break
-            sent += len(chunk_messages)
             pipe = self.redis.pipeline()
-            self._record(
+            self._record_bundle(
                 pipe,
                 chat_id,
                 chunk_messages,
+                owners[sent : sent + len(chunk_messages)],
                 method,
                 reason,
-                bundle[0]["send_id"],
-                bundle[0]["origin"],
-                bundle[0]["actor"],
                 headers.get("x-line-request-id", ""),
             )
             pipe.execute()
+            sent += len(chunk_messages)
         self.redis.ltrim(held_key, len(bundle), -1)
         return True
+
+    def _record_bundle(
+        self, pipe, chat_id, messages, owners, method, reason, request_id
+    ):
+        """Record one reply that carried several held answers.
+
+        The ledger gets one entry, as LINE got one request (under the first
+        answer's send); the history gets each answer under its own send and
+        author, so the panel shows who wrote what. Replies and refusals are
+        never billable, so no agent's push count changes.
+        """
+        first = owners[0]
+        self.ledger.record(
+            pipe,
+            chat_id=chat_id,
+            method=method,
+            messages=messages,
+            reason=reason,
+            send_id=first["send_id"],
+            origin=first["origin"],
+            actor=first["actor"],
+            request_id=request_id,
+        )
+        if method == L.REPLY:
+            pipe.delete(key("loading", chat_id))
+        start = 0
+        while start < len(messages):
+            owner = owners[start]
+            end = start
+            while end < len(messages) and owners[end] is owner:
+                end += 1
+            self.history.record_sent(
+                pipe,
+                chat_id,
+                messages[start:end],
+                delivery=method,
+                billable=0,
+                origin=owner["origin"],
+                actor=owner["actor"],
+                send_id=owner["send_id"],
+            )
+            start = end
 
     def _keep_unsent(self, held_key, bundle, sent) -> None:
         """After `sent` of the bundle's objects went out, keep only the rest held.

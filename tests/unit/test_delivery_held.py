@@ -186,3 +186,30 @@ def test_a_reply_line_refuses_leaves_its_token_for_the_next_answer(
         delivery.send(CHAT, [text("bad")], policy="refuse")
 
     assert [t for t, _ in delivery.tokens.live(CHAT)] == ["t1"]
+
+
+def test_answers_flushed_together_keep_each_authors_name_and_one_ledger_entry(
+    delivery, fake_line, clock, runtime
+):
+    delivery.send(CHAT, [text(1)], policy="hold", origin="agent", actor="aiko")
+    delivery.send(CHAT, [text(2), text(3)], policy="hold", origin="agent", actor="ben")
+    delivery.send(CHAT, [text(4)], policy="hold", origin="bot")
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+
+    assert delivery.flush_held(CHAT) == 3
+
+    assert len(fake_line.replies()) == 1
+    sent = [
+        (e["text"], e["actor"], e["origin"])
+        for e in delivery.history.read(CHAT)
+        if e["direction"] == "out" and e["delivery"] == "reply"
+    ]
+    assert sent == [
+        ("bubble 1", "aiko", "agent"),
+        ("bubble 2", "ben", "agent"),
+        ("bubble 3", "ben", "agent"),
+        ("bubble 4", "", "bot"),
+    ]
+    month, _day = delivery.ledger.buckets(clock())
+    usage = delivery.ledger.usage(month)
+    assert (usage["reply"], usage["reply_objects"], usage["free"]) == (1, 4, 1)
