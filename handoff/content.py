@@ -72,7 +72,10 @@ _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\"<>:|?*;]+')
 # KEYS: the entry, the zset of cached ids by when cached (ms), the hash of
 # their sizes. ARGV: id, bytes, content type, now (ms), TTL (ms), budget,
 # the entry keys' prefix. Forgets lapsed entries, evicts the oldest until the
-# new one fits the budget, then stores it.
+# new one fits the budget, then stores it. An entry cached in the same
+# millisecond as the newest (or by a process whose clock is behind) is scored
+# 1 ms after it: ZPOPMIN breaks equal scores by id, not by age, so only
+# distinct scores keep "the oldest is evicted first" true.
 _PUT_SCRIPT = """
 local id, data, ctype = ARGV[1], ARGV[2], ARGV[3]
 local now, ttl, budget = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -93,7 +96,12 @@ while total + size > budget do
 end
 redis.call('HSET', KEYS[1], 'data', data, 'type', ctype)
 redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('ZADD', KEYS[2], now, id)
+local score = now
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if #newest > 0 and tonumber(newest[2]) >= score then
+  score = tonumber(newest[2]) + 1
+end
+redis.call('ZADD', KEYS[2], score, id)
 redis.call('HSET', KEYS[3], id, size)
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('PEXPIRE', KEYS[3], ttl)

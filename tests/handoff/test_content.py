@@ -301,6 +301,31 @@ def test_the_cache_evicts_the_oldest_to_stay_within_its_budget(runtime, line_sim
     assert sum(int(v) for v in redis.hvals(key("content", "sizes"))) <= 4 * len(PNG)
 
 
+def test_photos_cached_in_one_millisecond_are_evicted_oldest_first(runtime, line_sim):
+    """Web processes can cache several photos within one millisecond (or with
+    clocks a little apart): the first cached is still the first evicted."""
+    from tests.conftest import Clock
+
+    base = line_sim.url + "/simulator/line"
+    redis = runtime.web_queue.connection
+    cache = ContentCache(
+        redis,
+        LineClient(SIM_TOKEN, base, base),
+        max_bytes=1000,
+        budget=4 * len(PNG),
+        clock=Clock(1_800_000_000.0),  # never moves: every put in one ms
+    )
+    ids = [line_sim.sim.store_content(PNG, "image/png") for _ in range(8)]
+    for message_id in ids:
+        cache.get(message_id)
+
+    kept = [m for m in ids if redis.exists(key("content", m))]
+    assert kept == ids[4:]
+    assert redis.zrange(key("content", "cached"), 0, -1) == [
+        m.encode() for m in ids[4:]
+    ]
+
+
 def test_panel_pages_let_players_load_the_desks_own_content():
     from app import panel_csp
     from config import Config
