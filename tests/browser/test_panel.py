@@ -823,3 +823,19 @@ def test_a_users_file_is_a_download_and_lapsed_audio_says_so(desk, page):
     assert file_link.get_attribute("download") == ""
     audio = page.locator("#messages .message.in .user-media.missing")
     expect(audio).to_have_text("No longer available on LINE", timeout=WAIT)
+
+
+def test_a_photo_the_browser_cannot_show_is_a_download(desk, page):
+    """The desk served it (LINE still keeps it) but it does not decode: the
+    agent gets the bytes, not a claim that LINE would not give them."""
+    from playwright.sync_api import expect
+
+    user = hand_off(desk, "Broken Bunta")
+    message_id = _send_photo(desk, user, b"\x89PNG\r\n\x1a\n" + b"not a picture")
+    conversation_id = _wait_for_photo(desk, "Broken Bunta", message_id)
+
+    login(page, desk, *AGENT, next_path=f"/conversations/{conversation_id}")
+    download = page.locator("#messages .message.in .user-media a[download]")
+    expect(download).to_have_text("⬇ Image", timeout=WAIT)
+    assert download.get_attribute("href").endswith(f"/content/{message_id}")
+    expect(page.locator("#messages .user-media.missing")).to_have_count(0)

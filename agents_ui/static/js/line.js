@@ -68,16 +68,18 @@ function duration(ms) {
 }
 
 /** A photo or player that did not load: ask the desk why, and say so instead.
- * Content the desk serves but the browser cannot play becomes a download. */
+ * Content the desk serves but the browser cannot show or play (a photo that
+ * does not decode, a codec it lacks) becomes a download: LINE did give it. */
 async function explainMissing(holder, url, type) {
   let code = null;
   try {
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (response.ok && type !== "image") {
-      holder.replaceChildren(el("a", { href: url, download: true }, `⬇ ${t(type)}`));
+    if (response.ok) {
+      const word = type === "image" ? t("Image") : t(type);
+      holder.replaceChildren(el("a", { href: url, download: true }, `⬇ ${word}`));
       return;
     }
-    if (!response.ok) code = ((await response.json()) || {}).error;
+    code = ((await response.json()) || {}).error;
   } catch (error) {
     code = null;
   }
