@@ -163,15 +163,26 @@ class Delivery:
             )
             return self._finish(send_id, record)
 
-    def flush_held(self, chat_id: str) -> int:
+    def flush_held(self, chat_id: str, then: dict | None = None) -> int:
         """Deliver held answers, oldest first, through the chat's live tokens.
 
         Several held answers share one reply when their objects fit in five.
         Returns how many held answers went out; the rest stay held.
+
+        `then` is an answer about to be sent (`messages`, `send_id`, `origin`,
+        `actor`): when it fits in the reply that carries the last held
+        answers, it rides along, and its send is recorded as done, so the
+        caller's `send` with that `send_id` returns at once. Without this the
+        user's one token would carry the old answers and the new one would
+        be held in turn, one answer behind for good.
         """
         with self._chat_lock(chat_id):
             held_key = key("held", chat_id)
             items = [json.loads(raw) for raw in self.redis.lrange(held_key, 0, -1)]
+            if not items:
+                return 0
+            if then is not None and self._load(then["send_id"]):
+                then = None  # already under way as a send of its own
             delivered = 0
             while delivered < len(items):
                 bundle, size = [], 0
@@ -180,9 +191,13 @@ class Delivery:
                         break
                     bundle.append(item)
                     size += len(item["messages"])
+                last = delivered + len(bundle) == len(items)
+                if last and then and size + len(then["messages"]) <= MAX_OBJECTS:
+                    # One reply for all: the answer goes whole or not at all.
+                    bundle.append(dict(then, rides=True, held_at=self.clock()))
                 if not self._flush_bundle(chat_id, bundle, held_key):
                     break
-                delivered += len(bundle)
+                delivered += len(bundle) - (1 if bundle[-1].get("rides") else 0)
             self._reindex_held(chat_id)
             return delivered
 
@@ -506,9 +521,26 @@ class Delivery:
                 reason,
                 headers.get("x-line-request-id", ""),
             )
+            rider = bundle[-1] if bundle[-1].get("rides") else None
+            if rider is not None:
+                # Never held, so its reason is the reply's own, not "held".
+                part = Part(method, len(rider["messages"]), 0, L.TOKEN_LIVE)
+                if method == L.REFUSED:
+                    part.reason = L.REJECTED
+                result = SendResult(rider["send_id"], method, 0, [asdict(part)])
+                done = {
+                    "sent": len(rider["messages"]),
+                    "parts": result.parts,
+                    "done": True,
+                    "result": result.to_dict(),
+                }
+                pipe.set(
+                    key("send", rider["send_id"]), json.dumps(done), ex=SEND_RECORD_TTL
+                )
             pipe.execute()
             sent += len(chunk_messages)
-        self.redis.ltrim(held_key, len(bundle), -1)
+        held = len(bundle) - (1 if bundle[-1].get("rides") else 0)
+        self.redis.ltrim(held_key, held, -1)
         return True
 
     def _record_bundle(

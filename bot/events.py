@@ -31,26 +31,29 @@ def handle(runtime, payload: dict) -> None:
         log.info("events: %s %s in standby mode, not answered", kind, event_id)
         return
     delivery = runtime.delivery
-    if event.get("replyToken"):
-        delivery.flush_held(chat_id)
-
     answer = answers.decide(runtime, event, chat_id)
     answer = routing.route(runtime, chat_id, event, answer)
+    send_id = f"auto:{event_id}"
     if answer is None or not answer.messages:
+        if event.get("replyToken"):
+            delivery.flush_held(chat_id)
         log.info("events: %s %s for %s needs no answer", kind, event_id, chat_id)
         return
     messages = answer.messages
-    policy = "push" if runtime.config.push_bot_answers else "refuse"
-    if policy == "refuse" and payload.get("attempts"):
-        # A retry of a failed event (bot/inbox.py) comes late, its token most
-        # likely lapsed: hold the answer for the user's next token (or the
-        # held answers' upkeep) rather than lose it.
-        policy = "hold"
+    if event.get("replyToken"):
+        # Answers held for this user go first, and this one with them in the
+        # same reply when it fits (then the send below has nothing to do).
+        then = {"messages": messages, "send_id": send_id, "origin": "bot", "actor": ""}
+        delivery.flush_held(chat_id, then=then)
+    # An answer whose token lapsed before it could go (a backlog after an
+    # outage, a retry of a failed event) is held for the user's next token,
+    # free, rather than lost; pushed only when the desk may push the bot.
+    policy = "push" if runtime.config.push_bot_answers else "hold"
     result = delivery.send(
         chat_id,
         messages,
         policy=policy,
-        send_id=f"auto:{event_id}",
+        send_id=send_id,
         origin="bot",
         reason="token_expired",
     )

@@ -183,7 +183,8 @@ def _defer(runtime, conversation_id, chat_id, messages, now) -> bool:
     if not queue.online(runtime.redis, now):
         return False
     free_until = runtime.delivery.tokens.free_until(chat_id)
-    if free_until is None:
+    if free_until is None or runtime.delivery.held(chat_id):
+        # Held answers go now, with the acknowledgement in the same reply.
         return False
     due = min(now + wait, free_until - ACK_MARGIN)
     if due <= now:

@@ -177,6 +177,13 @@ def release_overdue(runtime) -> int:
     for chat_id in overdue:
         if not redis.set(key("tap", "held", chat_id), "1", nx=True, ex=HELD_RECHECK):
             continue
+        if not runtime.config.push_bot_answers and all(
+            item["origin"] == "bot" for item in delivery.held(chat_id)
+        ):
+            # Only the bot's answers wait, and the bot does not push: they
+            # stay for the user's next token. Beside an agent's answer they
+            # ride in the same push, which LINE bills once per request.
+            continue
         try:
             result = delivery.release_held(chat_id, reason="held_expired")
         except Exception:

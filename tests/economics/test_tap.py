@@ -156,6 +156,32 @@ def test_answers_held_too_long_go_out_as_one_bundled_push(desk):
     assert entry["reason"] == "held_expired" and entry["billable"] == 1
 
 
+def test_the_bots_held_answers_are_not_pushed_unless_the_bot_may_push(desk):
+    delivery = desk.runtime.delivery
+    bot_answer = [{"type": "text", "text": "We open at ten."}]
+    delivery.send(USER, bot_answer, policy="hold", origin="bot", send_id="auto:e1")
+    desk.clock.advance(31 * 60)
+
+    assert tap.upkeep(desk.runtime)["released"] == 0
+    assert desk.line.pushes() == []
+    assert [i["messages"] for i in delivery.held(USER)] == [bot_answer]
+
+
+def test_beside_an_agents_answer_the_bots_rides_in_the_one_push(desk):
+    delivery = desk.runtime.delivery
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    bot_answer = [{"type": "text", "text": "We open at ten."}]
+    delivery.send(USER, bot_answer, policy="hold", origin="bot", send_id="auto:e1")
+    _answer(desk, conversation_id)
+    desk.clock.advance(31 * 60)
+
+    assert tap.upkeep(desk.runtime)["released"] == 1
+    [push] = desk.line.pushes()
+    assert push[2] == bot_answer + [TEXT]
+    assert delivery.held(USER) == []
+
+
 def test_keep_holding_leaves_old_answers_for_the_users_next_message(desk):
     desk.api("put", "/settings", "boss", json={"held_after_wait": "keep"})
     conversation_id = _assigned(desk)

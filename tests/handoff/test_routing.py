@@ -255,6 +255,23 @@ def test_a_long_tap_lead_leaves_the_token_to_the_deferred_acknowledgement(
     assert desk.line.pushes() == []
 
 
+def test_with_answers_held_the_acknowledgement_goes_at_once_in_their_reply(
+    desk, runtime
+):
+    _agent_online(desk)
+    held = [{"type": "text", "text": "We open at ten."}]
+    runtime.delivery.send(USER, held, policy="hold", origin="bot", send_id="old")
+
+    desk.postback()
+
+    assert routing.send_due_acks(runtime) == 0  # nothing was deferred
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    assert messages[0] == held[0]
+    assert "担当者" in messages[1]["text"]
+    assert runtime.delivery.held(USER) == []
+
+
 def test_no_wait_outside_business_hours(desk, runtime):
     from api.settings import update_settings
 

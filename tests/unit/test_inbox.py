@@ -142,12 +142,28 @@ def test_redelivered_token_never_outlives_twenty_minutes_after_the_event():
     assert token_deadline(event, arrival, 50) == 1_000 + 20 * 60
 
 
-def test_event_arriving_with_a_lapsed_token_is_not_answered(runtime, fake_line):
+def test_an_answer_whose_token_lapsed_goes_with_the_users_next_message(
+    runtime, fake_line
+):
     event = text_event(
         USER, timestamp=1_000_000, redelivery=True, reply_token=fake_line.issue("old")
     )
     runtime.inbox.store([event])
     jobs.drain([USER])
     assert fake_line.calls == []
-    entry = runtime.delivery.ledger.entries(1)[0]
-    assert entry["method"] == "refused"
+    assert runtime.delivery.ledger.entries(1)[0]["method"] == "held"
+
+    runtime.inbox.store([text_event(USER, reply_token=fake_line.issue("new"))])
+    jobs.drain([USER])
+    runtime.inbox.store([text_event(USER, reply_token=fake_line.issue("newer"))])
+    jobs.drain([USER])
+
+    # The held answer and the new one share the new token, free; the next
+    # message is answered on its own: nobody stays one answer behind.
+    assert [(c[0], c[1], len(c[2])) for c in fake_line.calls] == [
+        ("reply", "new", 2),
+        ("reply", "newer", 1),
+    ]
+    assert runtime.delivery.held(USER) == []
+    newest_first = [e["method"] for e in runtime.delivery.ledger.entries(10)]
+    assert newest_first == ["reply", "reply", "held"]
