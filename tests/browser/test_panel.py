@@ -734,6 +734,21 @@ def _wait_for_photo(desk, name, message_id):
     raise AssertionError(f"the desk never recorded {name}'s photo")
 
 
+def _shown_photo(page):
+    """The open conversation's one photo from a user, once it has loaded."""
+    from playwright.sync_api import expect
+
+    photo = page.locator("#messages .message.in img.thumb")
+    expect(photo).to_have_count(1, timeout=WAIT)
+    photo.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#messages img.thumb');"
+        " return img && img.complete && img.naturalWidth > 0; }",
+        timeout=WAIT,
+    )
+    return photo
+
+
 def test_agent_sees_the_photo_a_user_sent(desk, page):
     from playwright.sync_api import expect
 
@@ -745,14 +760,7 @@ def test_agent_sees_the_photo_a_user_sent(desk, page):
     row = row_of(page, "Photo Pia")
     expect(row).to_be_visible(timeout=WAIT)
     row.click()
-    photo = page.locator("#messages .message.in img.thumb")
-    expect(photo).to_have_count(1, timeout=WAIT)
-    photo.scroll_into_view_if_needed()
-    page.wait_for_function(
-        "() => { const img = document.querySelector('#messages img.thumb');"
-        " return img && img.complete && img.naturalWidth > 0; }",
-        timeout=WAIT,
-    )
+    photo = _shown_photo(page)
     assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [24, 16]
     link = page.locator("#messages .message.in a:has(img.thumb)")
     href = link.get_attribute("href")
@@ -839,3 +847,27 @@ def test_a_photo_the_browser_cannot_show_is_a_download(desk, page):
     expect(download).to_have_text("⬇ Image", timeout=WAIT)
     assert download.get_attribute("href").endswith(f"/content/{message_id}")
     expect(page.locator("#messages .user-media.missing")).to_have_count(0)
+
+
+def test_a_photo_that_failed_shows_when_the_conversation_is_opened_again(desk, page):
+    """What could not be shown is asked for again when the agent opens the
+    conversation again, as the panel's words tell them to."""
+    from playwright.sync_api import expect
+
+    login(page, desk, *AGENT)
+    wait_live(page)
+    user = hand_off(desk, "Retry Ren")
+    message_id = _send_photo(desk, user, _png(12, 10))
+    # LINE fails the panel's look at the photo and the desk's look at why.
+    desk.fault(path=f"/v2/bot/message/{message_id}/content", status=500, count=2)
+
+    row = row_of(page, "Retry Ren")
+    expect(row).to_be_visible(timeout=WAIT)
+    row.click()
+    missing = page.locator("#messages .message.in .user-media.missing")
+    expect(missing).to_have_text("Could not load it from LINE", timeout=WAIT)
+
+    row.click()
+    photo = _shown_photo(page)
+    assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [12, 10]
+    expect(missing).to_have_count(0)

@@ -168,6 +168,12 @@ async function openConversation(id) {
     $("draft").value = "";
     state.sendKey = null;
   }
+  // What could not be shown is asked for again: the panel's words for content
+  // LINE is still preparing say to open the conversation again. What did show
+  // is kept, so a playing video does not restart.
+  for (const [url, node] of state.media.nodes) {
+    if (node.classList.contains("missing")) state.media.nodes.delete(url);
+  }
   await loadConversation();
   drawLists();
   $("draft").focus();
