@@ -85,12 +85,16 @@ class DeadLetters:
         Older desks pushed `{"chat_id", "event_id"}` onto a list of that name;
         each whose event is still stored becomes a dead letter (its failure
         times unknown: now; error `unknown`), the rest are logged and lost
-        as they already were. Returns how many were adopted.
+        as they already were. Returns how many were adopted. The list is
+        first moved aside under a name of its own, which is also read when
+        found: a sweeper that died mid-way leaves it for the next to finish
+        (adopting an entry twice writes the same dead letter again).
         """
-        if self.redis.type(INDEX) != "list":
-            return 0
         legacy = key("deadletter", "legacy-list")
-        self.redis.rename(INDEX, legacy)
+        if self.redis.type(INDEX) == "list":
+            self.redis.rename(INDEX, legacy)
+        elif not self.redis.exists(legacy):
+            return 0
         adopted = 0
         for raw in self.redis.lrange(legacy, 0, -1):
             item = json.loads(raw)

@@ -289,3 +289,21 @@ def test_an_older_desks_dead_letter_list_is_adopted(inbox, runtime):
     assert runtime.redis.type(key("deadletter")) == "zset"
     inbox.deadletters.retry(kept["webhookEventId"])
     assert inbox.pending(USER) == [kept["webhookEventId"]]
+
+
+def test_an_adoption_cut_short_is_finished_by_the_next_sweeper(inbox, runtime):
+    """A sweeper that died after moving the older desk's list aside left it
+    under its temporary name: the next one adopts it, not forgets it."""
+    event = text_event(USER)
+    inbox.store([event])
+    runtime.redis.zrem(key("inbox", USER), event["webhookEventId"])
+    runtime.redis.rpush(
+        key("deadletter", "legacy-list"),
+        json.dumps({"chat_id": USER, "event_id": event["webhookEventId"]}),
+    )
+
+    assert inbox.deadletters.adopt_legacy() == 1
+
+    [dead] = inbox.deadletters.list()
+    assert dead["event_id"] == event["webhookEventId"]
+    assert runtime.redis.exists(key("deadletter", "legacy-list")) == 0
