@@ -31,6 +31,7 @@ from flask import (
 )
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
+from redis.exceptions import RedisError
 
 from agents_ui import quota, words
 from api import auth
@@ -341,5 +342,14 @@ def admin_failed_events():
 
 @bp.app_template_global("failed_events")
 def _failed_events() -> int:
-    """How many dead letters wait for an admin (the nav link's badge)."""
-    return current_app.extensions["tsunagi"].inbox.deadletters.count()
+    """How many dead letters wait for an admin (the nav link's badge).
+
+    A failure to count (Redis down, or an older desk's `deadletter` list not
+    yet adopted by a worker's sweeper) shows no badge rather than failing
+    every admin page.
+    """
+    try:
+        return current_app.extensions["tsunagi"].inbox.deadletters.count()
+    except RedisError:
+        log.warning("views: dead letters could not be counted", exc_info=True)
+        return 0

@@ -89,12 +89,13 @@ return chats
 """
 
 # ARGV: prefix, now, batch. Files parked events that are due back into their
-# chat's inbox at their LINE timestamp; returns the chats that got them.
+# chat's inbox at their LINE timestamp; returns the chats that got them, and
+# the ids of events whose failure record (which names the chat) had gone.
 REFILE_SCRIPT = """
 local prefix, now, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local due = redis.call('ZRANGEBYSCORE', prefix .. 'retry', '-inf', now,
   'LIMIT', 0, batch)
-local chats, seen = {}, {}
+local chats, seen, lost = {}, {}, {}
 for _, id in ipairs(due) do
   redis.call('ZREM', prefix .. 'retry', id)
   local at = redis.call('HMGET', prefix .. 'failure:' .. id, 'chat_id', 'score')
@@ -105,9 +106,11 @@ for _, id in ipairs(due) do
       seen[at[1]] = true
       table.insert(chats, at[1])
     end
+  else
+    table.insert(lost, id)
   end
 end
-return chats
+return {chats, lost}
 """
 
 # KEYS[1] inbox of the chat, KEYS[2] set of chats with pending events.
@@ -370,9 +373,30 @@ class Inbox:
 
         Each goes back at its LINE timestamp, ahead of its chat's events still
         waiting. Returns the chats that got one (the caller starts drains).
+        An event whose failure record had gone is filed by its own payload;
+        one with no payload either is beyond saving, and logged as lost.
         """
-        chats = self._refile(args=[PREFIX, self.clock(), REFILE_BATCH])
-        return [c.decode() if isinstance(c, bytes) else c for c in chats]
+        chats, lost = self._refile(args=[PREFIX, self.clock(), REFILE_BATCH])
+        chats = [c.decode() if isinstance(c, bytes) else c for c in chats]
+        for event_id in lost:
+            raw = self.redis.get(key("event", event_id))
+            if raw is None:
+                log.error(
+                    "inbox: parked event %s lost its record and payload", event_id
+                )
+                continue
+            event = json.loads(raw)["event"]
+            chat_id = chat_id_of(event)
+            pipe = self.redis.pipeline()
+            pipe.zadd(
+                key("inbox", chat_id), {event_id: int(event.get("timestamp") or 0)}
+            )
+            pipe.sadd(key("inbox"), chat_id)
+            pipe.execute()
+            log.warning("inbox: parked event %s lost its failure record", event_id)
+            if chat_id not in chats:
+                chats.append(chat_id)
+        return chats
 
     def parked(self) -> list[str]:
         """Ids of events waiting for a retry, the soonest due first."""

@@ -307,3 +307,18 @@ def test_an_adoption_cut_short_is_finished_by_the_next_sweeper(inbox, runtime):
     [dead] = inbox.deadletters.list()
     assert dead["event_id"] == event["webhookEventId"]
     assert runtime.redis.exists(key("deadletter", "legacy-list")) == 0
+
+
+def test_a_parked_event_that_lost_its_failure_record_is_still_refiled(inbox, clock):
+    event = text_event(USER, text="hello")
+    inbox.store([event])
+    inbox.drain(USER, fail)
+    event_id = event["webhookEventId"]
+    inbox.redis.delete(key("failure", event_id))  # e.g. removed by hand
+    clock.advance(RETRY_DELAYS[0])
+
+    assert sweep(inbox) == [USER]
+    assert inbox.pending(USER) == [event_id]
+    handled = []
+    inbox.drain(USER, handled.append)
+    assert [p["event_id"] for p in handled] == [event_id]
