@@ -5,6 +5,8 @@ fails. Each is kept in `deadletter:{event_id}` (a hash: where it came from,
 its failure record and its own copy of the stored payload, so it outlives the
 event's 48 h dedupe key) and indexed in the zset `deadletter` by when it died.
 Only the newest `KEEP` are kept: a desk failing for days must not fill Redis.
+Nor are they kept longer than the history keeps what users wrote
+(`HISTORY_RETENTION_DAYS`): a dead letter holds the user's words too.
 
 Admins list them without the user's words (`summary` leaves the payload out),
 file one back into its chat's inbox for one more attempt (`retry`), or
@@ -27,18 +29,26 @@ INDEX = key("deadletter")
 #: How long an event id is remembered for deduplication (as bot/inbox.py).
 EVENT_TTL = 48 * 3600
 
-# KEYS[1] the index; ARGV: the hash keys' prefix, how many to keep.
+# KEYS[1] the index; ARGV: the hash keys' prefix, how many to keep, and the
+# time before which they died too long ago. Returns how many were dropped.
 TRIM_SCRIPT = """
+local dropped = 0
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+for _, id in ipairs(expired) do
+  redis.call('DEL', ARGV[1] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  dropped = dropped + 1
+end
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
 if over <= 0 then
-  return 0
+  return dropped
 end
 local old = redis.call('ZRANGE', KEYS[1], 0, over - 1)
 for _, id in ipairs(old) do
   redis.call('DEL', ARGV[1] .. id)
 end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
-return over
+return dropped + over
 """
 
 
@@ -49,10 +59,19 @@ def _hash(event_id: str) -> str:
 class DeadLetters:
     """The dead letters in Redis: add, list, retry, discard."""
 
-    def __init__(self, redis, clock=time.time):
+    def __init__(self, redis, clock=time.time, retention_days=90):
         self.redis = redis
         self.clock = clock
+        self.retention = retention_days * 24 * 3600
         self._trim = redis.register_script(TRIM_SCRIPT)
+
+    def trim(self) -> int:
+        """Drop dead letters past the retention or beyond the newest `KEEP`.
+
+        Run on every `add` and by the sweeper. Returns how many went.
+        """
+        cutoff = self.clock() - self.retention
+        return self._trim(keys=[INDEX], args=[_hash(""), KEEP, cutoff])
 
     def add(self, event_id: str, record: dict, payload: dict) -> None:
         """Move `event_id` out of its chat's inbox into the dead letters.
@@ -75,7 +94,7 @@ class DeadLetters:
         pipe.hset(_hash(event_id), mapping=fields)
         pipe.zadd(INDEX, {event_id: fields["died_at"]})
         pipe.execute()
-        dropped = self._trim(keys=[INDEX], args=[_hash(""), KEEP])
+        dropped = self.trim()
         if dropped:
             log.warning("deadletters: dropped the %d oldest (keep %d)", dropped, KEEP)
 

@@ -200,14 +200,14 @@ def shared_keeper() -> LockKeeper:
 class Inbox:
     """Stores webhook events and drains them, one chat at a time."""
 
-    def __init__(self, redis, clock=time.time):
+    def __init__(self, redis, clock=time.time, retention_days=90):
         self.redis = redis
         self.clock = clock
         self._store = redis.register_script(STORE_SCRIPT)
         self._forget = redis.register_script(FORGET_IF_EMPTY_SCRIPT)
         self._refile = redis.register_script(REFILE_SCRIPT)
         self.keeper = shared_keeper()
-        self.deadletters = DeadLetters(redis, clock)
+        self.deadletters = DeadLetters(redis, clock, retention_days)
         self._adopted = False  # an older desk's dead-letter list, once
 
     def store(self, events: list[dict], destination: str = "", *, pipe=None):
@@ -414,6 +414,7 @@ class Inbox:
         if not self._adopted:
             self.deadletters.adopt_legacy()
             self._adopted = True
+        self.deadletters.trim()
         refiled = self.refile_due()
         if refiled:
             log.info("inbox: %d chats have failed events due for a retry", len(refiled))

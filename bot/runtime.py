@@ -51,8 +51,9 @@ class Runtime:
             retention_days=config.history_retention_days,
             **extra,
         )
-        self.inbox = Inbox(self.redis, **extra)
-        self.web_inbox = Inbox(self.web_redis, **extra)
+        retention = {"retention_days": config.history_retention_days}
+        self.inbox = Inbox(self.redis, **extra, **retention)
+        self.web_inbox = Inbox(self.web_redis, **extra, **retention)
         try:
             self.inbox.load_scripts()
         except RedisError:

@@ -230,6 +230,24 @@ def test_only_the_newest_dead_letters_are_kept(inbox, clock, monkeypatch):
     assert inbox.deadletters.count() == 3
 
 
+def test_dead_letters_go_when_the_history_would_forget_the_users_words(runtime, clock):
+    inbox = Inbox(runtime.redis, clock=clock, retention_days=7)
+    update_settings(inbox.redis, {"event_retry_delays": []})
+    old, new = text_event(USER, text="old"), text_event(USER, text="new")
+    inbox.store([old])
+    inbox.drain(USER, fail)
+    clock.advance(6 * 86400)
+    inbox.store([new])
+    inbox.drain(USER, fail)
+
+    clock.advance(86400 + 1)  # the first is now older than 7 days
+    sweep(inbox)
+
+    assert [d["event_id"] for d in inbox.deadletters.list()] == [new["webhookEventId"]]
+    assert inbox.deadletters.count() == 1
+    assert inbox.redis.exists(key("deadletter", old["webhookEventId"])) == 0
+
+
 def test_the_send_lock_is_renewed_while_a_slow_line_call_runs(
     runtime, fake_line, monkeypatch
 ):
