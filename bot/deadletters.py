@@ -143,16 +143,22 @@ class DeadLetters:
         return self.redis.zcard(INDEX)
 
     def list(self, limit: int = KEEP) -> list[dict]:
-        """The dead letters, newest first, without their payloads."""
+        """The dead letters, newest first, without their payloads.
+
+        Only the summary's fields are read: the payloads (the user's words)
+        never leave Redis for a listing.
+        """
         ids = self.redis.zrevrange(INDEX, 0, limit - 1)
         pipe = self.redis.pipeline(transaction=False)
         for event_id in ids:
-            pipe.hgetall(_hash(event_id))
-        return [
-            summary(event_id, fields)
-            for event_id, fields in zip(ids, pipe.execute(), strict=True)
-            if fields
-        ]
+            pipe.hmget(_hash(event_id), SUMMARY_FIELDS)
+        listed = []
+        for event_id, values in zip(ids, pipe.execute(), strict=True):
+            pairs = zip(SUMMARY_FIELDS, values, strict=True)
+            fields = {name: value for name, value in pairs if value is not None}
+            if fields:
+                listed.append(summary(event_id, fields))
+        return listed
 
     def get(self, event_id: str) -> dict | None:
         """One dead letter's summary, or None."""
@@ -212,6 +218,19 @@ class DeadLetters:
         pipe.delete(_hash(event_id))
         removed, _ = pipe.execute()
         return summary(event_id, fields) if removed else None
+
+
+#: The fields of a dead letter's hash that `summary` reads.
+SUMMARY_FIELDS = (
+    "chat_id",
+    "event_type",
+    "message_type",
+    "attempts",
+    "first_failed",
+    "last_failed",
+    "died_at",
+    "error",
+)
 
 
 def summary(event_id: str, fields: dict) -> dict:
