@@ -14,6 +14,7 @@ from bot.runtime import Runtime, set_runtime
 from config import Config
 from handoff import cli as agents_cli
 from handoff.agents import ensure_admin
+from handoff.uploads import media_bp
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def create_app(
         simulator.init_app(app, config)
     api.register(app)
     app.register_blueprint(panel.bp)
+    app.register_blueprint(media_bp)
     agents_cli.init_app(app)
     rules_cli.init_app(app)
     if config.admin_username and config.admin_password:

@@ -56,6 +56,11 @@ class Config:
     content_max_bytes: int = 20 * 1024 * 1024
     #: Redis memory for recently viewed content (0: fetch from LINE every time).
     content_cache_bytes: int = 64 * 1024 * 1024
+    #: The https address where LINE reaches this desk; uploading photos is
+    #: off without it (LINE fetches an image message's pictures from there).
+    public_url: str = ""
+    #: Redis memory for photos agents uploaded (full: new uploads are refused).
+    upload_store_bytes: int = 256 * 1024 * 1024
     worker_concurrency: int = 32
     embedded_workers: int = 2
     push_bot_answers: bool = False
@@ -104,6 +109,10 @@ class Config:
             content_cache_bytes=_number(
                 environ, "CONTENT_CACHE_BYTES", 64 * 1024 * 1024, int
             ),
+            public_url=get("PUBLIC_URL", "").strip().rstrip("/"),
+            upload_store_bytes=_number(
+                environ, "UPLOAD_STORE_BYTES", 256 * 1024 * 1024, int
+            ),
             worker_concurrency=_number(environ, "WORKER_CONCURRENCY", 32, int),
             embedded_workers=_number(environ, "EMBEDDED_WORKERS", 2, int),
             push_bot_answers=_flag(environ, "PUSH_BOT_ANSWERS"),
@@ -135,6 +144,16 @@ class Config:
                 "CONTENT_MAX_BYTES must be at least 1 and CONTENT_CACHE_BYTES at "
                 f"least 0, got {self.content_max_bytes!r} and "
                 f"{self.content_cache_bytes!r}"
+            )
+        if self.upload_store_bytes < 0:
+            raise ConfigError(
+                "UPLOAD_STORE_BYTES must be at least 0 (0: no uploads), got "
+                f"{self.upload_store_bytes!r}"
+            )
+        if self.public_url and not self.public_url.startswith("https://"):
+            log.warning(
+                "config: PUBLIC_URL is not https (%s); uploading photos is off",
+                self.public_url,
             )
         if self.env == "production":
             self.simulator = False

@@ -24,6 +24,7 @@ def register(app) -> None:
     from bot import deadletters_api, quota_api, rules_api  # noqa: F401
     from handoff import api as handoff_api  # noqa: F401
     from handoff import typing as handoff_typing  # noqa: F401
+    from handoff import uploads  # noqa: F401
 
     auth.init_app(app)
     errors.init_app(app)
