@@ -38,6 +38,7 @@ from api import auth
 from api.audit import audit
 from api.errors import ApiError
 from bot.stickers import STICKERS
+from handoff.uploads import public_base
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,12 @@ def _typing_enabled() -> bool:
     )
 
 
+def _upload_enabled() -> bool:
+    """True when agents can upload photos: LINE fetches them from PUBLIC_URL,
+    which must be https (handoff/uploads.py)."""
+    return public_base(current_app.extensions["tsunagi"].config) is not None
+
+
 @bp.app_context_processor
 def _template_globals():
     return {
@@ -98,6 +105,7 @@ def _template_globals():
         "panel_words": words.for_script,
         "stickers": list(STICKERS),
         "typing_enabled": _typing_enabled,
+        "upload_enabled": _upload_enabled,
         "server_now": lambda: current_app.extensions["tsunagi"].delivery.clock(),
     }
 

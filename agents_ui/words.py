@@ -40,6 +40,7 @@ SCRIPT_WORDS = (
     N_("Held until the user writes:"),
     N_("Held: it goes out free when the user next writes."),
     N_("Image"),
+    N_("Image added."),
     N_("LINE needs an https:// address for images."),
     N_("No rule answers this."),
     N_("None"),
@@ -56,12 +57,14 @@ SCRIPT_WORDS = (
     N_("The JSON is not valid yet."),
     N_("The bot is answering"),
     N_("The desk cannot be reached."),
+    N_("The image is larger than LINE takes (10 MB)."),
     N_(
         "The free window has shut. Sending now is a paid push ({n} message, "
         "{objects} bubbles). Send it, or hold it until the user writes?"
     ),
     N_("The month's budget is running low."),
     N_("Transferred."),
+    N_("Uploading…"),
     N_("Waiting in the queue"),
     N_("disabled"),
     N_("free · reply"),

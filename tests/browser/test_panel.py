@@ -6,6 +6,7 @@ Chromium, driven by Playwright, logs in and works the desk as agents and
 admins do. The last test saves the screenshots shown in the README.
 """
 
+import io
 import re
 import shutil
 import time
@@ -28,6 +29,7 @@ ADMIN = ("chief", "chief-password-1")
 AGENT = ("aiko", "aiko-password-1")
 HOSTILE = "<img src=x onerror=alert(1)>"
 WAIT = 20_000  # ms: how long a live update may take to show
+PUBLIC_URL = "https://desk.example"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,13 @@ def desk(tmp_path_factory):
     from tests.integration.desk import Desk
 
     running = Desk(tmp_path_factory.mktemp("panel-desk"))
-    running.extra_env = {"ADMIN_USERNAME": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}
+    running.extra_env = {
+        "ADMIN_USERNAME": ADMIN[0],
+        "ADMIN_PASSWORD": ADMIN[1],
+        # Where LINE would fetch uploaded photos; nothing resolves it in tests,
+        # the desk serves the same paths itself.
+        "PUBLIC_URL": PUBLIC_URL,
+    }
     try:
         running.start_redis()
         running.start_simulator()
@@ -179,6 +187,22 @@ def row_of(page, name):
     return page.locator("#conversations .row", has_text=name)
 
 
+def claimed_by_agent(desk, page, name):
+    """The agent logs in, a new user `name` asks for a person, and the agent
+    claims the conversation; returns the user id."""
+    from playwright.sync_api import expect
+
+    login(page, desk, *AGENT)
+    wait_live(page)
+    user = hand_off(desk, name)
+    row = row_of(page, name)
+    expect(row).to_be_visible(timeout=WAIT)
+    row.click()
+    page.click("#claim")
+    expect(page.locator("#thread-state")).to_have_text("Assigned to you")
+    return user
+
+
 # -- tests ----------------------------------------------------------------------
 
 
@@ -303,15 +327,7 @@ def test_queue_shows_a_new_handoff_live_without_a_reload(desk, page):
 def test_agent_claims_answers_free_and_closes(desk, page):
     from playwright.sync_api import expect
 
-    login(page, desk, *AGENT)
-    wait_live(page)
-    user = hand_off(desk, "Free Fumi")
-
-    row = row_of(page, "Free Fumi")
-    expect(row).to_be_visible(timeout=WAIT)
-    row.click()
-    page.click("#claim")
-    expect(page.locator("#thread-state")).to_have_text("Assigned to you")
+    user = claimed_by_agent(desk, page, "Free Fumi")
     page.click("[data-tab=mine]")
     expect(row_of(page, "Free Fumi")).to_be_visible()
     cost = page.locator("#cost")
@@ -335,6 +351,49 @@ def test_agent_claims_answers_free_and_closes(desk, page):
     expect(row_of(page, "Free Fumi")).to_be_visible(timeout=WAIT)
     page.click("[data-tab=mine]")
     expect(row_of(page, "Free Fumi")).to_have_count(0)
+
+
+def test_agent_uploads_a_photo_and_line_gets_its_public_address(desk, page, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    user = claimed_by_agent(desk, page, "Photo Pia")
+    photo = tmp_path / "map.png"
+    Image.new("RGB", (120, 80), (0, 128, 255)).save(photo)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture at all")
+
+    expect(page.locator("#upload-button")).to_be_enabled()
+    page.set_input_files("#upload-file", str(photo))
+    expect(page.locator("#bundle li")).to_have_count(1, timeout=WAIT)
+    expect(page.locator("#upload-button")).to_be_enabled()
+    # A refused file says why and leaves the bundle as it was.
+    page.set_input_files("#upload-file", str(broken))
+    expect(page.locator("#notice")).to_contain_text("JPEG and PNG", timeout=WAIT)
+    expect(page.locator("#upload-button")).to_be_enabled()
+    expect(page.locator("#bundle li")).to_have_count(1)
+    page.click("#send")
+
+    got = desk.received(user, 3)
+    assert got[-1]["method"] == "reply"
+    [image] = got[-1]["messages"]
+    assert image["type"] == "image"
+    assert image["originalContentUrl"].startswith(PUBLIC_URL + "/media/")
+    assert image["originalContentUrl"].endswith(".png")
+    assert image["previewImageUrl"].startswith(PUBLIC_URL + "/media/")
+    original = requests.get(
+        desk.web + image["originalContentUrl"][len(PUBLIC_URL) :], timeout=10
+    )
+    assert original.status_code == 200
+    assert original.headers["Content-Type"] == "image/png"
+    shown = Image.open(io.BytesIO(original.content))
+    assert (shown.format, shown.size) == ("PNG", (120, 80))
+    assert shown.convert("RGB").getpixel((60, 40)) == (0, 128, 255)
+    preview = requests.get(
+        desk.web + image["previewImageUrl"][len(PUBLIC_URL) :], timeout=10
+    )
+    assert preview.status_code == 200
+    assert preview.headers["Content-Type"] == "image/jpeg"
 
 
 def test_paid_push_is_asked_for_before_it_is_sent(desk, page):

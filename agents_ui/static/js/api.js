@@ -26,7 +26,8 @@ export class ApiError extends Error {
   }
 }
 
-/** Call the API; resolves to the JSON body, rejects with ApiError. */
+/** Call the API with a JSON body (or a FormData, sent as multipart); resolves
+ * to the JSON body, rejects with ApiError. */
 export async function api(method, path, body, headers = {}) {
   const init = {
     method,
@@ -34,7 +35,9 @@ export async function api(method, path, body, headers = {}) {
     headers: { Accept: "application/json", ...headers },
   };
   if (method !== "GET" && method !== "HEAD") init.headers["X-CSRF-Token"] = csrf;
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // multipart: the browser writes the Content-Type
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

@@ -617,6 +617,10 @@ $("stickers").replaceChildren(
     el("button", { type: "button", title: t(s.name), "aria-label": t(s.name), onclick: () => { addToBundle({ type: "sticker", packageId: s.packageId, stickerId: s.stickerId }); $("stickers").hidden = true; } }, s.emoji),
   ),
 );
+function addImage(originalContentUrl, previewImageUrl) {
+  return addToBundle({ type: "image", originalContentUrl, previewImageUrl });
+}
+
 $("image-button").addEventListener("click", () => {
   const url = (window.prompt(t("Address of the image (https://…, JPEG or PNG)")) || "").trim();
   if (!url) return;
@@ -624,8 +628,46 @@ $("image-button").addEventListener("click", () => {
     notify(t("LINE needs an https:// address for images."), "error");
     return;
   }
-  addToBundle({ type: "image", originalContentUrl: url, previewImageUrl: url });
+  addImage(url, url);
 });
+
+// An upload: the desk keeps the photo at its public address (PUBLIC_URL) and
+// answers with both of LINE's addresses, which go into the bundle like an
+// address typed in. The button stays off (the page says why) without PUBLIC_URL.
+const UPLOAD_MAX = 10 * 1024 * 1024; // LINE's limit for an image
+
+async function upload(file) {
+  const button = $("upload-button");
+  const label = button.textContent;
+  if (file.size > UPLOAD_MAX) {
+    notify(t("The image is larger than LINE takes (10 MB)."), "error");
+    return;
+  }
+  const form = new FormData();
+  form.append("file", file);
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  button.textContent = t("Uploading…");
+  try {
+    const sent = await api("POST", "/uploads", form);
+    if (addImage(sent.originalContentUrl, sent.previewImageUrl)) notify(t("Image added."));
+  } catch (error) {
+    notify(error.message, "error");
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.textContent = label;
+  }
+}
+
+if ($("composer").dataset.upload === "on") {
+  $("upload-button").addEventListener("click", () => $("upload-file").click());
+  $("upload-file").addEventListener("change", () => {
+    const [file] = $("upload-file").files;
+    $("upload-file").value = ""; // the same file may be chosen again
+    if (file) upload(file);
+  });
+}
 $("claim").addEventListener("click", () => act("claim", undefined, t("Claimed.")));
 $("close").addEventListener("click", () => act("close", undefined, t("Closed.")));
 $("transfer").addEventListener("click", () =>
