@@ -283,3 +283,16 @@ def test_encode_refuses_what_is_not_jpeg_or_png():
         encode(picture("GIF"))
 
     assert refused.value.status == 415
+
+
+def test_the_environment_sets_the_public_url_and_the_store_size():
+    from config import Config, ConfigError
+
+    env = {"TSUNAGI_ENV": "development", "PUBLIC_URL": "https://desk.example/"}
+    cfg = Config.from_env({**env, "UPLOAD_STORE_BYTES": "1000"}, dotenv=False)
+
+    assert cfg.public_url == "https://desk.example"
+    assert cfg.upload_store_bytes == 1000
+    assert Config.from_env(env, dotenv=False).upload_store_bytes == 256 * 1024 * 1024
+    with pytest.raises(ConfigError, match="UPLOAD_STORE_BYTES"):
+        Config.from_env({**env, "UPLOAD_STORE_BYTES": "-1"}, dotenv=False)
