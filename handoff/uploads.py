@@ -58,6 +58,10 @@ BODY_MAX_BYTES = ORIGINAL_MAX_BYTES + 64 * 1024
 #: Pillow's format name → (Content-Type, file extension).
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png")}
 JPEG_QUALITY = 90
+#: An original over LINE's limit after re-encoding is made smaller this many
+#: times at most (JPEG quality down to the floor first, then size).
+FIT_STEPS = 8
+JPEG_QUALITY_FLOOR = 70
 PREVIEW_QUALITY = 80
 #: An upload's id: 128 random bits, url-safe base64 (22 characters).
 MEDIA_NAME = re.compile(r"^([A-Za-z0-9_-]{22})\.(jpg|png)$")
@@ -177,26 +181,47 @@ def encode(data: bytes) -> Encoded:
     icc = image.info.get("icc_profile")
     # The pixels as the camera meant them to be seen; the EXIF tag goes.
     image = ImageOps.exif_transpose(image)
+    if image.mode == "CMYK":
+        # LINE's apps show CMYK JPEGs badly; the CMYK profile goes with it.
+        image, icc = image.convert("RGB"), None
     content_type, extension = FORMATS[kind]
-    original = _save(image, kind, icc)
-    if len(original) > ORIGINAL_MAX_BYTES:
-        raise UploadError(
-            413,
-            "upload_too_large",
-            f"the image is larger than LINE takes ({ORIGINAL_MAX_BYTES} bytes)",
-        )
+    original = _fit(image, kind, icc)
     return Encoded(original, content_type, extension, _preview(image))
 
 
-def _save(image: Image.Image, kind: str, icc) -> bytes:
+def _fit(image: Image.Image, kind: str, icc) -> bytes:
+    """`image` saved within LINE's 10 MB: re-encoding can make a photo larger
+    than the file that came in, so a JPEG steps down in quality, then either
+    kind in size (a fifth smaller each time), before a 413."""
+    quality, steps = JPEG_QUALITY, 0
+    while True:
+        original = _save(image, kind, icc, quality)
+        if len(original) <= ORIGINAL_MAX_BYTES:
+            return original
+        if steps == FIT_STEPS:
+            raise UploadError(
+                413,
+                "upload_too_large",
+                f"the image is larger than LINE takes ({ORIGINAL_MAX_BYTES} bytes)",
+            )
+        steps += 1
+        if kind == "JPEG" and quality > JPEG_QUALITY_FLOOR:
+            quality -= 10
+        else:
+            width, height = image.size
+            size = (max(1, width * 4 // 5), max(1, height * 4 // 5))
+            image = image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _save(image: Image.Image, kind: str, icc, quality: int = JPEG_QUALITY) -> bytes:
     """`image` in `kind` with no EXIF, XMP or text chunks (only the colour
     profile is kept, so colours do not shift)."""
     out = io.BytesIO()
     extra = {"icc_profile": icc} if icc else {}
     if kind == "JPEG":
-        if image.mode not in ("RGB", "L", "CMYK"):
+        if image.mode not in ("RGB", "L"):
             image = image.convert("RGB")
-        image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, **extra)
+        image.save(out, "JPEG", quality=quality, optimize=True, **extra)
     else:
         image.save(out, "PNG", optimize=True, **extra)
     return out.getvalue()

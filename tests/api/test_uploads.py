@@ -296,3 +296,48 @@ def test_the_environment_sets_the_public_url_and_the_store_size():
     assert Config.from_env(env, dotenv=False).upload_store_bytes == 256 * 1024 * 1024
     with pytest.raises(ConfigError, match="UPLOAD_STORE_BYTES"):
         Config.from_env({**env, "UPLOAD_STORE_BYTES": "-1"}, dotenv=False)
+
+
+def _noise(kind: str, size: tuple[int, int], **save) -> bytes:
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    out = io.BytesIO()
+    image.save(out, kind, **save)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG"])
+def test_an_image_larger_once_re_encoded_is_made_to_fit(monkeypatch, kind):
+    from handoff import uploads
+
+    data = (
+        _noise(kind, (300, 300), quality=60)
+        if kind == "JPEG"
+        else _noise(kind, (300, 300))
+    )
+    # LINE's limit scaled down with the picture: the file that came in fits,
+    # the first re-encoding (JPEG at quality 90, or PNG as is) does not.
+    monkeypatch.setattr(uploads, "ORIGINAL_MAX_BYTES", int(len(data) * 0.9))
+
+    encoded = encode(data)
+
+    assert len(encoded.original) <= uploads.ORIGINAL_MAX_BYTES
+    assert Image.open(io.BytesIO(encoded.original)).format == kind
+
+
+def test_noise_that_never_fits_is_refused_with_413(monkeypatch):
+    from handoff import uploads
+
+    monkeypatch.setattr(uploads, "ORIGINAL_MAX_BYTES", 100)
+    with pytest.raises(UploadError) as refused:
+        encode(_noise("PNG", (200, 200)))
+
+    assert refused.value.status == 413
+
+
+def test_a_cmyk_jpeg_is_stored_as_rgb():
+    encoded = encode(picture("JPEG", mode="CMYK", colour=(0, 255, 255, 0)))
+
+    stored = Image.open(io.BytesIO(encoded.original))
+    assert stored.mode == "RGB"
+    red, green, blue = stored.getpixel((5, 5))
+    assert red > 200 and green < 60 and blue < 60
