@@ -271,15 +271,19 @@ class Simulator:
         with self.changed:
             if len(self.tokens) % TOKEN_SWEEP_EVERY == 0:
                 self._forget_dead_tokens()
-            self.tokens[token] = {
-                "userId": user_id,
-                "issuedAt": self.clock(),
-                "eventTime": event_time,
-                "deadline": self.clock() + self.settings.reply_token_ttl,
-                "used": False,
-                "webhookEventId": event_id,
-            }
+            self.tokens[token] = self._token_entry(user_id, event_time, event_id)
         return token
+
+    def _token_entry(self, user_id: str, event_time: float, event_id) -> dict:
+        """A token's record: unused, usable for the TTL from now."""
+        return {
+            "userId": user_id,
+            "issuedAt": self.clock(),
+            "eventTime": event_time,
+            "deadline": self.clock() + self.settings.reply_token_ttl,
+            "used": False,
+            "webhookEventId": event_id,
+        }
 
     def _forget_dead_tokens(self) -> None:
         """Drop tokens no redelivery can revive, so a long session stays small."""
@@ -291,14 +295,7 @@ class Simulator:
         """Honour a token an injected event carries, as if LINE had issued it."""
         with self.changed:
             if token not in self.tokens:
-                self.tokens[token] = {
-                    "userId": user_id,
-                    "issuedAt": self.clock(),
-                    "eventTime": event_time,
-                    "deadline": self.clock() + self.settings.reply_token_ttl,
-                    "used": False,
-                    "webhookEventId": event_id,
-                }
+                self.tokens[token] = self._token_entry(user_id, event_time, event_id)
 
     def renew_token(self, token: str) -> None:
         """LINE's redelivery rule: a minute from now, never past 20 min after the event.

@@ -87,10 +87,17 @@ function showErrors(errors) {
   replies.showErrors(errors);
 }
 
-/** The rule the form describes, refused here when an image address is not
- * https:// (LINE's rule; the desk would refuse it too, less near the card). */
+/** The rule the form describes, or null after showing why not: JSON that
+ * does not parse, or an image address that is not https:// (LINE's rule; the
+ * desk would refuse it too, less near the card). */
 function checked() {
-  const rule = collect();
+  let rule;
+  try {
+    rule = collect();
+  } catch (error) {
+    showErrors([{ message: error.message }]);
+    return null;
+  }
   const errors = httpErrors(rule.reply);
   if (errors.length) {
     showErrors(errors);
@@ -101,13 +108,7 @@ function checked() {
 
 async function save(event) {
   event.preventDefault();
-  let rule;
-  try {
-    rule = checked();
-  } catch (error) {
-    showErrors([{ message: error.message }]);
-    return;
-  }
+  const rule = checked();
   if (!rule) return;
   try {
     const saved = ruleId
@@ -168,13 +169,7 @@ const REPLAY_FIGURES = [
 $("replay").addEventListener("submit", async (event) => {
   event.preventDefault();
   const box = $("replay-result");
-  let rule;
-  try {
-    rule = checked();
-  } catch (error) {
-    showErrors([{ message: error.message }]);
-    return;
-  }
+  const rule = checked();
   if (!rule) return;
   for (const name of ["created_at", "updated_at", "updated_by", "revision"]) delete rule[name];
   try {
