@@ -3,12 +3,14 @@
 Create users, act as them (follow, text, sticker, image, postback), read
 what they received, inspect the bill, arm faults, inject raw events. It has
 no auth because it only ever exists in development (`simulator.init_app`
-refuses to mount it in production). Errors are `{"error", "message",
-"field"?}`, like the desk's own API.
+refuses to mount it in production); a change asked for by another site's
+page is refused all the same (see `_refuse_cross_site`). Errors are
+`{"error", "message", "field"?}`, like the desk's own API.
 """
 
 import io
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, jsonify, request, send_file
 
@@ -41,6 +43,38 @@ class ControlError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+#: Methods that only read; every other one changes the simulator's state.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@bp.before_request
+def _refuse_cross_site():
+    """Refuse a state-changing request that a browser sent for another site.
+
+    The control API has no login, so any page open in the developer's
+    browser could otherwise reset the simulator, unfollow its users or post
+    images as them with a plain form (JSON bodies already need a same-origin
+    fetch; bodiless and multipart posts do not). Browsers say where a request
+    came from in `Sec-Fetch-Site` and `Origin`; scripts and tests send
+    neither and are let through, as curl is by any CSRF check.
+    """
+    if request.method in SAFE_METHODS:
+        return None
+    site = request.headers.get("Sec-Fetch-Site", "")
+    origin = request.headers.get("Origin", "")
+    foreign = site == "cross-site" or (
+        origin and (origin == "null" or urlsplit(origin).netloc != request.host)
+    )
+    if foreign:
+        log.warning("simulator: refused a cross-site %s", request.method)
+        raise ControlError(
+            403,
+            "cross_site",
+            "the simulator's controls take requests from its own pages only",
+        )
+    return None
 
 
 @bp.errorhandler(ControlError)

@@ -1,6 +1,7 @@
 """The control API the phone page and tests drive: users, actions, waiting
 for messages, settings, reset, and the phone page itself."""
 
+import io
 import threading
 
 import pytest
@@ -86,7 +87,7 @@ def test_image_must_be_an_image(client):
     user = make_user(client)
     response = client.post(
         f"/simulator/api/users/{user}/image",
-        data={"image": (__import__("io").BytesIO(b"MZ\x90\x00"), "x.exe")},
+        data={"image": (io.BytesIO(b"MZ\x90\x00"), "x.exe")},
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
@@ -97,7 +98,7 @@ def test_uploaded_image_is_served_to_the_phone(client):
     user = make_user(client)
     sent = client.post(
         f"/simulator/api/users/{user}/image",
-        data={"image": (__import__("io").BytesIO(PNG), "p.png")},
+        data={"image": (io.BytesIO(PNG), "p.png")},
         content_type="multipart/form-data",
     )
     assert sent.status_code == 202
@@ -195,6 +196,44 @@ def test_reset_forgets_everything_but_settings(client, sim):
     stats = client.get("/simulator/api/stats").json
     assert (stats["users"], stats["totalUsage"], stats["plan"]) == (0, 0, "light")
     assert client.get("/simulator/api/faults").json["faults"] == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
+def test_another_sites_page_cannot_change_the_simulator(client, headers):
+    user = make_user(client)
+
+    reset = client.post("/simulator/api/reset", headers=headers)
+    unfollow = client.post(f"/simulator/api/users/{user}/unfollow", headers=headers)
+    image = client.post(
+        f"/simulator/api/users/{user}/image",
+        data={"image": (io.BytesIO(PNG), "a.png")},
+        headers=headers,
+    )
+
+    assert [r.status_code for r in (reset, unfollow, image)] == [403, 403, 403]
+    assert reset.json["error"] == "cross_site"
+    assert client.get(f"/simulator/api/users/{user}").json["following"] is True
+    assert client.get("/simulator/api/stats").json["users"] == 1
+    # Reading stays open to any page (the phone page's own polls included).
+    assert client.get("/simulator/api/stats", headers=headers).status_code == 200
+
+
+def test_the_phone_pages_own_requests_and_scripts_are_let_through(client):
+    same_site = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    user = make_user(client)
+
+    from_page = client.post(f"/simulator/api/users/{user}/unfollow", headers=same_site)
+    from_script = client.post(f"/simulator/api/users/{user}/follow")
+
+    assert (from_page.status_code, from_script.status_code) == (202, 202)
+    assert client.get(f"/simulator/api/users/{user}").json["following"] is True
 
 
 def test_phone_page_is_served_with_a_strict_policy(client):
