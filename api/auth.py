@@ -139,7 +139,9 @@ def login(username, password) -> dict:
     guard = throttle()
     wait = guard.wait(username, address)
     if wait:
-        log.warning("auth: login for %s throttled for %ds", username[:64], wait)
+        log.warning(
+            "auth: login for user digest %s throttled for %ds", _digest(username), wait
+        )
         raise ApiError(
             429,
             "too_many_requests",

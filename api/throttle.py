@@ -9,6 +9,7 @@ address for `login_lock_minutes`. Refused attempts are not counted and never
 reach the password check.
 """
 
+import hashlib
 import logging
 import math
 import secrets
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 #: The wait after the first failure past `login_slow_after`, in seconds.
 SLOW_BASE = 5
+FAILURES_PREFIX = store.key("login_failures", "")
+LOCKED_PREFIX = store.key("login_locked", "")
 
 
 class Throttle:
@@ -41,12 +44,22 @@ class Throttle:
             keys.append(store.key("login_failures", "addr", address))
         return keys
 
+    @staticmethod
+    def _lock_key(key: str) -> str:
+        """Where the lock for the failures counted at `key` is kept.
+
+        Under a prefix of its own, not a suffix of `key`: a typed name such
+        as `admin:locked` must not land on the key of `admin`'s lock, whose
+        wrong type would then fail every login of `admin`.
+        """
+        return LOCKED_PREFIX + key.removeprefix(FAILURES_PREFIX)
+
     def wait(self, username: str | None, address: str | None) -> int:
         """Seconds the caller must wait before trying again (0: go ahead)."""
         now = self.clock()
         longest = 0.0
         for key in self._keys(username, address):
-            locked_until = self.redis.get(key + ":locked")
+            locked_until = self.redis.get(self._lock_key(key))
             if locked_until:
                 longest = max(longest, float(locked_until) - now)
             self.redis.zremrangebyscore(key, "-inf", now - self.window)
@@ -85,13 +98,14 @@ class Throttle:
             # The lock outlives the failures that caused it; they are
             # forgotten, so that the lock's end starts a fresh count.
             pipe = self.redis.pipeline()
-            pipe.set(key + ":locked", str(now + self.window), ex=self.window + 60)
+            pipe.set(self._lock_key(key), str(now + self.window), ex=self.window + 60)
             pipe.delete(key)
             pipe.execute()
+            kind, _, name = key.removeprefix(FAILURES_PREFIX).partition(":")
+            if kind == "user":  # the name typed may be a password: a digest
+                name = "digest " + hashlib.sha256(name.encode()).hexdigest()[:12]
             log.warning(
-                "throttle: %s locked for %d minutes",
-                key.split(":", 2)[-1],
-                self.window // 60,
+                "throttle: %s %s locked for %d minutes", kind, name, self.window // 60
             )
 
     def succeed(self, username: str, marks: list) -> None:

@@ -156,3 +156,22 @@ def test_a_successful_login_does_not_count_against_its_address(client, accounts)
     assert (
         attempt(client, username="boss", password="admin-password-1").status_code == 200
     )
+
+
+def test_a_name_shaped_like_a_lock_key_does_not_block_the_real_account(
+    client, accounts, clock
+):
+    # "aiko:locked" once pointed at the key of aiko's own lock.
+    fail(client, 1, username="aiko:locked", address="10.0.0.2")
+
+    assert attempt(client, password=AGENT_PASSWORD).status_code == 200
+
+
+def test_a_lock_key_shaped_name_is_throttled_like_any_other(client, accounts, clock):
+    for n in range(10):
+        if n >= 5:
+            clock.advance(5 * 2 ** (n - 5))
+        attempt(client, username="aiko:locked", address=f"10.1.0.{n}")
+
+    assert attempt(client, username="aiko:locked").status_code == 429
+    assert attempt(client, password=AGENT_PASSWORD).status_code == 200
