@@ -144,6 +144,16 @@ class Delivery:
         if not messages:
             raise ValueError("a send needs at least one message object")
         send_id = send_id or uuid.uuid4().hex
+        if self.redis.exists(key("held", chat_id)) and not self._load(send_id):
+            # Held answers go before anything newer, and this one rides in
+            # their reply when it fits; with no token left it is held behind.
+            then = {
+                "messages": messages,
+                "send_id": send_id,
+                "origin": origin,
+                "actor": actor,
+            }
+            self.flush_held(chat_id, then=then)
         with self._chat_lock(chat_id):
             record = self._load(send_id)
             if record.get("done"):
@@ -218,12 +228,13 @@ class Delivery:
         items = self.held(chat_id)
         if not items:
             return None
-        # With no actor of its own (the upkeep), the held answer's author is
+        lead = _lead(items)
+        # With no actor of its own (the upkeep), the held answers' author is
         # gated: their daily push cap still applies.
         gate = self.budget.gate(
             "push",
-            origin=items[0]["origin"],
-            actor=actor or items[0]["actor"],
+            origin=lead["origin"],
+            actor=actor or lead["actor"],
             approved=approved,
         )
         if gate.policy != "push":
@@ -242,15 +253,15 @@ class Delivery:
             record = self._load(send_id)
             record.setdefault("parts", [])
             record.setdefault("sent", 0)
-            origin = items[0]["origin"]
+            lead = _lead(items)
             # A release retried after a crash resumes after what went out.
             try:
                 self._push(
                     chat_id,
                     messages[record["sent"] :],
                     send_id,
-                    origin,
-                    actor or items[0]["actor"],
+                    lead["origin"],
+                    actor or lead["actor"],
                     reason,
                     record,
                 )
@@ -721,6 +732,16 @@ class Delivery:
                 lock.release()
             except LockError:
                 log.warning("delivery: send lock of %s lapsed while held", chat_id)
+
+
+def _lead(items: list[dict]) -> dict:
+    """The held answer a release of `items` is gated and billed as.
+
+    The first agent's, else the first: one push carries them all, and it must
+    count against an agent's daily push cap even when a bot answer was held
+    before theirs.
+    """
+    return next((item for item in items if item["origin"] == "agent"), items[0])
 
 
 __all__ = ["Delivery", "DeliveryError", "SendResult", "POLICIES"]

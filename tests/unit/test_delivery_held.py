@@ -213,3 +213,52 @@ def test_answers_flushed_together_keep_each_authors_name_and_one_ledger_entry(
     month, _day = delivery.ledger.buckets(clock())
     usage = delivery.ledger.usage(month)
     assert (usage["reply"], usage["reply_objects"], usage["free"]) == (1, 4, 1)
+
+
+def test_a_new_answer_never_overtakes_a_held_one(delivery, fake_line, clock):
+    delivery.send(CHAT, [text("old")], policy="hold", origin="agent", actor="aiko")
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+
+    # The agent answers again before anything flushed the held answer.
+    result = delivery.send(
+        CHAT, [text("new")], policy="push", origin="agent", actor="aiko"
+    )
+
+    assert result.delivery == "reply"
+    assert [[m["text"] for m in c[2]] for c in fake_line.replies()] == [
+        ["bubble old", "bubble new"]
+    ]
+    assert fake_line.pushes() == []
+    assert delivery.held(CHAT) == []
+
+
+def test_a_new_answer_with_no_token_left_after_the_held_ones_waits_behind_them(
+    delivery, fake_line, clock
+):
+    delivery.send(CHAT, [text(n) for n in range(5)], policy="hold", origin="agent")
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+
+    result = delivery.send(CHAT, [text("new")], policy="hold", origin="agent")
+
+    assert result.delivery == "held"
+    assert [len(c[2]) for c in fake_line.replies()] == [5]
+    assert [m["text"] for i in delivery.held(CHAT) for m in i["messages"]] == [
+        "bubble new"
+    ]
+
+
+def test_a_release_behind_a_held_bot_answer_is_gated_as_the_agents(
+    delivery, fake_line, runtime
+):
+    from api.settings import update_settings
+
+    update_settings(runtime.redis, {"agent_daily_push_cap": 1})
+    delivery.send(CHAT, [text("bot")], policy="hold", origin="bot")
+    delivery.send(CHAT, [text(1)], policy="hold", origin="agent", actor="aiko")
+    # aiko spends her one push of the day on another chat.
+    other = "U" + "c" * 32
+    delivery.send(other, [text(2)], policy="push", origin="agent", actor="aiko")
+
+    assert delivery.release_held(CHAT, reason="held_expired") is None
+    assert [i["origin"] for i in delivery.held(CHAT)] == ["bot", "agent"]
+    assert len(fake_line.pushes()) == 1
