@@ -19,7 +19,7 @@ import ahocorasick
 import re2
 import redis
 
-from bot.normalize import normalize, width_folded
+from bot.normalize import normalize, normalize_with_gaps, width_folded, words_fit
 from bot.rules import Rules, local_writes, seed_defaults, sort_key
 from bot.schedule import compile_schedule
 
@@ -99,11 +99,11 @@ class Matcher:
         self.regex_set, self.regexes = self._compile_regexes(regexes)
 
     def _add_contains(self, word: str, rank: int) -> None:
-        ranks = self.contains.get(word, None)
-        if ranks is None:
-            self.contains.add_word(word, [rank])
+        entry = self.contains.get(word, None)
+        if entry is None:
+            self.contains.add_word(word, (len(word), [rank]))
         else:
-            ranks.append(rank)
+            entry[1].append(rank)
 
     @staticmethod
     def _compile_regexes(patterns: list[str]):
@@ -127,11 +127,12 @@ class Matcher:
         found = set()
         text = event_text(event)
         if text is not None:
-            folded = normalize(text)
+            folded, gaps = normalize_with_gaps(text)
             found.update(self.exact.get(folded, ()))
             if folded and len(self.contains):
-                for _, ranks in self.contains.iter(folded):
-                    found.update(ranks)
+                for last, (length, ranks) in self.contains.iter(folded):
+                    if words_fit(folded, gaps, last + 1 - length, last + 1):
+                        found.update(ranks)
             if self.regex_rank:
                 found.update(self._regex_ranks(width_folded(text)))
         data = postback_data(event)
@@ -203,7 +204,7 @@ class NaiveMatcher:
 
     def match(self, event: dict, now, *, fallback: bool = True) -> dict | None:
         text = event_text(event)
-        folded = normalize(text) if text is not None else None
+        folded, gaps = normalize_with_gaps(text) if text is not None else (None, None)
         data = postback_data(event)
         name = event_name(event)
         for rule, kind, patterns, schedule in self.prepared:
@@ -211,7 +212,7 @@ class NaiveMatcher:
                 continue
             if kind == "exact" and folded is not None and folded in patterns:
                 return rule
-            if kind == "contains" and folded and any(p in folded for p in patterns):
+            if kind == "contains" and folded and _contains(folded, gaps, patterns):
                 return rule
             if kind == "regex" and text is not None:
                 wide = width_folded(text)
@@ -230,6 +231,17 @@ class NaiveMatcher:
                 if kind == "fallback" and (schedule is None or schedule.active(now)):
                     return rule
         return None
+
+
+def _contains(folded: str, gaps: frozenset, patterns: list[str]) -> bool:
+    """Whether any pattern occurs in `folded` on word edges (the naive way)."""
+    for pattern in patterns:
+        start = folded.find(pattern)
+        while start != -1:
+            if words_fit(folded, gaps, start, start + len(pattern)):
+                return True
+            start = folded.find(pattern, start + 1)
+    return False
 
 
 class Rulebook:

@@ -20,6 +20,10 @@ LONG_VOWEL_MARKS = frozenset("ー〜~\u2015\u2053")
 #: format characters (zero-width joiners, variation selectors' neighbours).
 DROPPED_CATEGORIES = ("P", "Z", "C")
 
+#: Letters below this code point (Latin, with its accents and extensions) come
+#: in words set apart by spaces; see `words_fit`.
+LATIN_END = 0x250
+
 
 def normalize(text: str) -> str:
     """`text` folded for comparison: NFKC, case, kana, long vowels, spacing.
@@ -35,6 +39,53 @@ def normalize(text: str) -> str:
         for char in folded
         if unicodedata.category(char)[0] not in DROPPED_CATEGORIES
     )
+
+
+def normalize_with_gaps(text: str) -> tuple[str, frozenset]:
+    """`normalize(text)` and the offsets in it where something was dropped.
+
+    An offset i is in the set when a space or punctuation stood before the
+    i-th character of the folded text: where the user's words met, which
+    `words_fit` needs once the spaces are gone.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    if folded.isalnum():
+        return folded, frozenset()
+    kept, gaps = [], set()
+    for char in folded:
+        if unicodedata.category(char)[0] in DROPPED_CATEGORIES:
+            gaps.add(len(kept))
+        else:
+            kept.append(char)
+    return "".join(kept), frozenset(gaps)
+
+
+def is_latin(char: str) -> bool:
+    """A letter or digit of a script that puts spaces between its words."""
+    return char.isalnum() and ord(char) < LATIN_END
+
+
+def words_fit(folded: str, gaps: frozenset, start: int, end: int) -> bool:
+    """Whether `folded[start:end]` (a pattern's hit) begins and ends on words.
+
+    Matching drops spaces so that Japanese and Thai, written without them,
+    match inside a sentence; but a Latin-script pattern must not match inside
+    another word ("agent" in "a gentle", "sale" in "wholesale"). So an end of
+    the hit that is a Latin letter or digit must meet a dropped space or
+    punctuation, the text's edge, or a character of another script.
+    """
+
+    def edge(i: int) -> bool:
+        return (
+            i == 0
+            or i == len(folded)
+            or i in gaps
+            or not (is_latin(folded[i - 1]) and is_latin(folded[i]))
+        )
+
+    if is_latin(folded[start]) and not edge(start):
+        return False
+    return not (is_latin(folded[end - 1]) and not edge(end))
 
 
 def _fold_table() -> dict:

@@ -37,6 +37,39 @@ def test_contains_matches_any_pattern_anywhere(now):
     assert winner(rules, text_event(text="みかん"), now) is None
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("I want to talk to an agent", "handoff"),
+        ("agent please!", "handoff"),
+        ("AGENTに代わって", "handoff"),
+        ("担当のagentさん", "handoff"),
+        ("talk to a person", "handoff"),
+        ("talktoaperson", "handoff"),
+        ("You are such a gentle soul", None),  # "…agentle…" once matched
+        ("the reagents arrived", None),
+        ("Wholesale prices?", None),
+        ("Is the SALE on?", "sale"),
+    ],
+)
+def test_latin_patterns_match_whole_words_only(now, text, expected):
+    rules = [
+        stored("handoff", kind="contains", patterns=["agent", "talk to a person"]),
+        stored("sale", kind="contains", patterns=["sale"], priority=20),
+    ]
+
+    assert winner(rules, text_event(text=text), now) == expected
+    naive = NaiveMatcher(rules).match(text_event(text=text), now, fallback=False)
+    assert (naive and naive["id"]) == expected
+
+
+def test_japanese_patterns_still_match_inside_a_sentence(now):
+    rules = [stored("r1", kind="contains", patterns=["送料", "りんご"])]
+
+    assert winner(rules, text_event(text="北海道への送料はいくら"), now) == "r1"
+    assert winner(rules, text_event(text="青森りんごあります?"), now) == "r1"
+
+
 def test_regex_uses_re2_over_width_folded_text(now):
     rules = [stored("r1", kind="regex", patterns=[r"注文番号\s*(\d{4})"])]
 
