@@ -27,6 +27,14 @@ register_setting(
     integer(0, 100),
     "Fallback answers in a row after which the bot offers a person (0: never).",
 )
+HANDOFF_FALLBACKS_SETTING = "fallbacks_before_handoff"
+register_setting(
+    HANDOFF_FALLBACKS_SETTING,
+    3,
+    integer(0, 100),
+    "Fallback answers in a row at which the bot gives up and hands the user to "
+    "a person instead (0: never; one-to-one chats only).",
+)
 
 #: The quick reply that offers a person; its postback is answered by the
 #: shipped hand-off rule. A quick reply label holds at most 20 characters.
@@ -52,14 +60,16 @@ FALLBACK_STREAK_TTL = 7 * 24 * 3600
 class Answer:
     """The bot's decision for one event.
 
-    `handoff` asks for a person; `rule_id` names the rule that matched (None
-    for built-in answers); `tags` are added to the user.
+    `handoff` asks for a person, for `handoff_reason` (`rule`, or
+    `fallbacks` when the bot gave up); `rule_id` names the rule that matched
+    (None for built-in answers); `tags` are added to the user.
     """
 
     messages: list = field(default_factory=list)
     rule_id: str | None = None
     handoff: bool = False
     tags: list = field(default_factory=list)
+    handoff_reason: str = "rule"
 
 
 def decide(runtime, event: dict, chat_id: str):
@@ -78,6 +88,13 @@ def decide(runtime, event: dict, chat_id: str):
     if rule is None:
         return None
 
+    if rule["match"]["kind"] == "fallback":
+        give_up = get_setting(runtime.redis, HANDOFF_FALLBACKS_SETTING)
+        if give_up and streak >= give_up:
+            # The bot has not understood this many times in a row: another
+            # "sorry" helps nobody. The hand-off's acknowledgement answers.
+            log.info("answers: %d fallbacks in a row; handing off", streak)
+            return Answer([], rule["id"], True, rule["tags"], "fallbacks")
     messages = render(rule["reply"], lambda: display_name(runtime, event))
     if rule["match"]["kind"] == "fallback":
         threshold = get_setting(runtime.redis, FALLBACKS_SETTING)

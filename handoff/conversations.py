@@ -16,6 +16,7 @@ import time
 
 from ulid import ULID
 
+from bot.answers import forget_fallbacks
 from store import PREFIX, key
 
 log = logging.getLogger(__name__)
@@ -468,6 +469,9 @@ class Conversations:
             conversation_id, decide, "conversation.closed", actor, audit={}
         )
         self._expire_closed(conversation_id, now)
+        # The bot's run of fallbacks before a hand-off ends with the
+        # conversation: the next one starts a new run, not a hand-off at once.
+        forget_fallbacks(self.redis, conversation["chat_id"])
         return conversation
 
     def _change(self, conversation_id, decide, kind, actor="system", audit=None):

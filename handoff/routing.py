@@ -45,9 +45,10 @@ DUE_ACKS = key("handoff", "acks")
 
 
 def wants_person(event: dict, answer) -> str | None:
-    """Why the event asks for a person (`rule` or `postback`), or None."""
+    """Why the event asks for a person (`rule`, `fallbacks` or `postback`),
+    or None."""
     if answer is not None and answer.handoff:
-        return "rule"
+        return answer.handoff_reason
     if event.get("type") == "postback":
         data = parse_qs((event.get("postback") or {}).get("data", ""))
         if "handoff" in data.get("action", []):

@@ -99,6 +99,45 @@ def test_fallbacks_while_people_have_the_chat_start_no_run(desk, runtime):
     assert all(i["action"].get("data") != "action=handoff" for i in items)
 
 
+def test_fallbacks_in_a_row_queue_the_user_with_the_acknowledgement(desk, runtime):
+    from api.settings import update_settings
+
+    update_settings(runtime.redis, {"handoff_ack_text": "A person will answer."})
+    desk.say("ぽぽぽ")
+    desk.say("ぱぱぱ")
+    assert desk.conversation()["status"] == "bot"
+
+    desk.say("ぴぴぴ")
+
+    conversation = desk.conversation()
+    assert (conversation["status"], conversation["handoff_reason"]) == (
+        "queued",
+        "fallbacks",
+    )
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    assert messages[0]["text"] == "A person will answer."
+
+
+def test_a_new_conversation_starts_a_new_run_of_fallbacks(desk, runtime):
+    """Handed off after three fallbacks and closed before the user wrote again:
+    the next fallback apologises instead of handing off at once."""
+    for text in ("ぽぽぽ", "ぱぱぱ", "ぴぴぴ"):
+        desk.say(text)
+    handed_off = desk.conversation()
+    assert handed_off["status"] == "queued"
+    Conversations(runtime.redis).close(handed_off["id"], "admin", admin=True)
+
+    desk.say("ぷぷぷ")
+
+    conversation = desk.conversation()
+    assert conversation["id"] != handed_off["id"]
+    assert conversation["status"] == "bot"
+    kind, _token, messages = desk.line.calls[-1]
+    assert kind == "reply"
+    assert "action=handoff" not in str(messages)
+
+
 def test_bot_stays_silent_while_assigned(desk):
     desk.postback()
     desk.api("post", f"/conversations/{desk.conversation()['id']}/claim", "aiko")

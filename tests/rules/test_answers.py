@@ -133,12 +133,34 @@ def test_fallback_threshold_is_a_setting(runtime):
 
 
 def test_zero_threshold_never_offers_a_person(runtime):
-    update_settings(runtime.redis, {"fallbacks_before_offer": 0})
+    update_settings(
+        runtime.redis, {"fallbacks_before_offer": 0, "fallbacks_before_handoff": 0}
+    )
 
     for _ in range(3):
         answer = answers.decide(runtime, text_event(text="ぽぽぽ"), USER)
 
     assert "action=handoff" not in quick_reply_data(answer.messages)
+
+
+def test_third_fallback_in_a_row_hands_off_instead_of_apologising(runtime):
+    for text in ("ぽぽぽ", "ぱぱぱ"):
+        assert answers.decide(runtime, text_event(text=text), USER).handoff is False
+
+    third = answers.decide(runtime, text_event(text="ぴぴぴ"), USER)
+
+    assert (third.handoff, third.handoff_reason) == (True, "fallbacks")
+    assert third.messages == []  # the hand-off's acknowledgement answers
+
+
+def test_zero_fallbacks_before_handoff_never_gives_up(runtime):
+    update_settings(runtime.redis, {"fallbacks_before_handoff": 0})
+
+    for _ in range(5):
+        answer = answers.decide(runtime, text_event(text="ぽぽぽ"), USER)
+
+    assert answer.handoff is False
+    assert "action=handoff" in quick_reply_data(answer.messages)
 
 
 def test_offer_keeps_existing_quick_replies_and_is_not_repeated():

@@ -9,7 +9,7 @@ const CHOICES = { handoff_if_expired: ["ask", "hold", "push"] };
 const GROUPS = {
   hours: ["business_hours", "handoff_closed_text"],
   delivery: ["handoff_if_expired", "free_only", "budget_warn_percent", "budget_hold_percent", "agent_daily_push_cap", "quota_plan", "quota_country", "quota_plans"],
-  handoff: ["handoff_ack_text", "handoff_auto_close_minutes", "handoff_agent_idle_minutes", "handoff_agent_wait_seconds"],
+  handoff: ["fallbacks_before_offer", "fallbacks_before_handoff", "handoff_ack_text", "handoff_auto_close_minutes", "handoff_agent_idle_minutes", "handoff_agent_wait_seconds"],
 };
 let current = {};
 let inputs = {};
