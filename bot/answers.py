@@ -121,19 +121,23 @@ def preview(runtime, event: dict, now=None) -> tuple[dict | None, list]:
 def _count_fallbacks(redis_client, chat_id: str, rule, event_id) -> int:
     """The chat's run of fallback answers, this one included (0 when broken).
 
-    An event handled again (a worker died after deciding) is not counted
-    twice: the last counted event's id is kept beside the count.
+    An event handled again (a worker died after deciding, or a failed event
+    retried after the user wrote more) is not counted twice: the ids of the
+    events counted in the run are kept beside the count.
     """
     streak_key = key("fallbacks", chat_id)
     if rule is None or rule["match"]["kind"] != "fallback":
-        redis_client.delete(streak_key)
+        forget_fallbacks(redis_client, chat_id)
         return 0
-    last_key = key("fallbacks", chat_id, "event")
-    if event_id:
-        last = redis_client.set(last_key, event_id, ex=FALLBACK_STREAK_TTL, get=True)
-        if last == event_id:
-            return int(redis_client.get(streak_key) or 0)
     pipe = redis_client.pipeline()
+    if event_id:
+        counted_key = key("fallbacks", chat_id, "events")
+        pipe.sadd(counted_key, event_id)
+        pipe.expire(counted_key, FALLBACK_STREAK_TTL)
+        pipe.get(streak_key)
+        added, _, streak = pipe.execute()
+        if not added:
+            return int(streak or 0)
     pipe.incr(streak_key)
     pipe.expire(streak_key, FALLBACK_STREAK_TTL)
     return pipe.execute()[0]
@@ -146,7 +150,7 @@ def forget_fallbacks(redis_client, chat_id: str) -> None:
     no run the user saw: the hand-off routing calls this then, and the first
     fallback after the conversation closes starts a new run.
     """
-    redis_client.delete(key("fallbacks", chat_id), key("fallbacks", chat_id, "event"))
+    redis_client.delete(key("fallbacks", chat_id), key("fallbacks", chat_id, "events"))
 
 
 def offer_person(messages: list) -> list:

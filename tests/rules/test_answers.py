@@ -124,6 +124,19 @@ def test_an_event_handled_again_is_not_counted_twice(runtime):
     assert "action=handoff" in quick_reply_data(second.messages)
 
 
+def test_a_failed_event_retried_after_later_ones_is_not_counted_again(runtime):
+    """The first message failed and is retried after the user's second one:
+    two messages not understood are a run of two, not three (no hand-off)."""
+    first = text_event(text="ぽぽぽ")
+    answers.decide(runtime, first, USER)
+    answers.decide(runtime, text_event(text="ぱぱぱ"), USER)
+
+    retried = answers.decide(runtime, first, USER)
+
+    assert retried.handoff is False
+    assert "action=handoff" in quick_reply_data(retried.messages)
+
+
 def test_fallback_threshold_is_a_setting(runtime):
     update_settings(runtime.redis, {"fallbacks_before_offer": 1})
 
