@@ -377,8 +377,22 @@ def logout_session() -> None:
     g.pop("account", None)
 
 
+#: Routes that LINE and load balancers call: they never read a session, and
+#: the webhook's cost per request is what a campaign's burst is measured in.
+SESSIONLESS_PATHS = frozenset({"/callback", "/healthz"})
+
+
 class PanelSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed cookie, `Secure` whenever the desk is reached over HTTPS."""
+    """Flask's signed cookie, `Secure` whenever the desk is reached over HTTPS.
+
+    The webhook and health check get Flask's null session: no cookie is
+    decoded or set on them.
+    """
+
+    def open_session(self, app, request):
+        if request.path in SESSIONLESS_PATHS:
+            return None  # Flask substitutes its null session
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app) -> bool:
         if app.config.get("SESSION_COOKIE_SECURE"):

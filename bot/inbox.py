@@ -7,6 +7,13 @@ safe. `drain` hands one chat's events to a handler in that order under a
 per-chat lock, and an event leaves the inbox only once handled: a worker that
 dies mid-event leaves it for `sweep`, which starts a new drain within seconds.
 
+Chats with new events wait in `drain:pending` for one drain job: the webhook
+queues a job only when none is queued already (`drain:armed`), and the job
+takes the chats that are waiting when it starts (`take_pending`). A burst of
+webhooks thus costs one RQ job per job a worker can start, not one per
+request — RQ's own cost per job would otherwise bound both the receiver and
+the workers.
+
 An event whose handler raises is not retried at once, nor does it block its
 chat: it is parked in `retry` (a zset by due time, after the growing delays of
 the `event_retry_delays` setting) and the drain goes on with the chat's later
@@ -23,6 +30,8 @@ import logging
 import threading
 import time
 
+import orjson
+
 from api.settings import get_setting, register_setting
 from bot.deadletters import DeadLetters
 from store import PREFIX, key
@@ -36,6 +45,10 @@ LOCK_TTL = 6.0
 LOCK_RENEW_EVERY = 1.5
 #: A chat whose drain was started this recently is left to it by the sweeper.
 KICK_TTL = 3
+#: How long a queued drain job counts as coming: a webhook within it queues
+#: none. Past it (workers busy or gone) the next webhook queues another, so a
+#: lost job delays chats by seconds at most and a backlog adds one job a while.
+ARMED_TTL = 5
 #: Seconds a failed event waits before each retry: attempt n+1 comes
 #: RETRY_DELAYS[n-1] after attempt n failed, so 6 attempts over about 43
 #: minutes — long enough to outlast a dependency's short outage or a fix
@@ -66,26 +79,57 @@ register_setting(
     "after the last retry fails it is kept under Failed events for an admin.",
 )
 
-# KEYS: none (all keys share the prefix in ARGV[1]); ARGV: prefix, ttl, kick
-# ttl, then (event_id, chat_id, score, payload) per event. Returns the chats
-# that got new events, and marks them kicked (their drain is about to be
-# queued, so the sweeper leaves them alone for a moment).
+# KEYS: none (all keys share the prefix in ARGV[1]); ARGV: prefix, dedupe ttl,
+# armed ttl, then (event_id, chat_id, score, payload) per event. Returns the
+# chats that got new events, and 1 when the caller must queue a drain job (no
+# job was queued for `drain:pending` already), else 0. Each redis.call costs,
+# so the sets are written once for all chats.
 STORE_SCRIPT = """
-local prefix, ttl, kick = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local prefix, ttl, armed_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local event_key, inbox_key = prefix .. 'event:', prefix .. 'inbox:'
+local unpack = unpack or table.unpack
 local chats, seen = {}, {}
 for i = 4, #ARGV, 4 do
-  local id, chat, score, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if redis.call('SET', prefix .. 'event:' .. id, payload, 'NX', 'EX', ttl) then
-    redis.call('ZADD', prefix .. 'inbox:' .. chat, score, id)
-    redis.call('SADD', prefix .. 'inbox', chat)
+  local id, chat = ARGV[i], ARGV[i + 1]
+  if redis.call('SET', event_key .. id, ARGV[i + 3], 'NX', 'EX', ttl) then
+    redis.call('ZADD', inbox_key .. chat, ARGV[i + 2], id)
     if not seen[chat] then
       seen[chat] = true
-      table.insert(chats, chat)
-      redis.call('SET', prefix .. 'kick:' .. chat, 1, 'EX', kick)
+      chats[#chats + 1] = chat
     end
   end
 end
-return chats
+if #chats == 0 then
+  return {chats, 0}
+end
+for first = 1, #chats, 1000 do
+  local last = math.min(first + 999, #chats)
+  redis.call('SADD', prefix .. 'inbox', unpack(chats, first, last))
+  redis.call('SADD', prefix .. 'drain:pending', unpack(chats, first, last))
+end
+if redis.call('SET', prefix .. 'drain:armed', 1, 'NX', 'EX', armed_ttl) then
+  return {chats, 1}
+end
+return {chats, 0}
+"""
+
+# ARGV: prefix, batch, kick ttl, armed ttl. A drain job's first step: it is no
+# longer coming (a webhook from now on queues another), and it takes up to
+# `batch` waiting chats, kicked so that the sweeper leaves them to it. Returns
+# the chats, and 1 when more are waiting and the caller must queue a job.
+TAKE_SCRIPT = """
+local prefix, batch = ARGV[1], tonumber(ARGV[2])
+local kick, armed_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('DEL', prefix .. 'drain:armed')
+local chats = redis.call('SPOP', prefix .. 'drain:pending', batch)
+for _, chat in ipairs(chats) do
+  redis.call('SET', prefix .. 'kick:' .. chat, 1, 'EX', kick)
+end
+if redis.call('SCARD', prefix .. 'drain:pending') > 0
+    and redis.call('SET', prefix .. 'drain:armed', 1, 'NX', 'EX', armed_ttl) then
+  return {chats, 1}
+end
+return {chats, 0}
 """
 
 # ARGV: prefix, now, batch. Files parked events that are due back into their
@@ -121,6 +165,10 @@ if redis.call('ZCARD', KEYS[1]) == 0 then
 end
 return 0
 """
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def chat_id_of(event: dict) -> str:
@@ -204,37 +252,48 @@ class Inbox:
         self.redis = redis
         self.clock = clock
         self._store = redis.register_script(STORE_SCRIPT)
+        self._take = redis.register_script(TAKE_SCRIPT)
         self._forget = redis.register_script(FORGET_IF_EMPTY_SCRIPT)
         self._refile = redis.register_script(REFILE_SCRIPT)
         self.keeper = shared_keeper()
         self.deadletters = DeadLetters(redis, clock, retention_days)
         self._adopted = False  # an older desk's dead-letter list, once
 
-    def store(self, events: list[dict], destination: str = "", *, pipe=None):
-        """Keep new events (duplicates are dropped); returns chats with news.
+    def store(self, events: list[dict], destination: str = "") -> tuple[list, bool]:
+        """Keep new events (duplicates are dropped) in one Lua call.
 
-        With `pipe` the call is queued on that pipeline instead (its result
-        comes back from `pipe.execute()`), so that storing can share a
-        round trip and a transaction with the enqueueing of the drain.
+        Returns the chats that got new events, and whether the caller must
+        queue a drain job for them (True when none was queued already). The
+        events are safe once this returns, job or not: a job that is never
+        queued is made good by the sweeper.
         """
         if not events:
-            return []
+            return [], False
         arrival = self.clock()
-        args = [PREFIX, DEDUPE_TTL, KICK_TTL]
+        args = [PREFIX, DEDUPE_TTL, ARMED_TTL]
         for event in events:
             payload = {"event": event, "arrival": arrival, "destination": destination}
             args += [
                 event_id_of(event),
                 chat_id_of(event),
                 int(event.get("timestamp") or 0),
-                json.dumps(payload, ensure_ascii=False),
+                orjson.dumps(payload),
             ]
-        if pipe is None:
-            return self._store(args=args)
-        # EVALSHA straight onto the pipeline: redis-py's script objects would
-        # add a SCRIPT EXISTS round trip to every webhook.
-        pipe.evalsha(self._store.sha, 0, *args)
-        return None
+        # EVALSHA straight away: redis-py's script objects would add a
+        # SCRIPT EXISTS round trip to every webhook. A Redis that restarted
+        # and forgot the script raises NoScriptError (see `load_scripts`).
+        chats, wake = self.redis.evalsha(self._store.sha, 0, *args)
+        return [_text(chat) for chat in chats], bool(wake)
+
+    def take_pending(self, batch: int) -> tuple[list[str], bool]:
+        """The drain job's share: up to `batch` chats waiting for a drain.
+
+        Returns them (kicked for the sweeper), and whether more are waiting
+        and the caller must queue another job for them — so that a burst is
+        spread over every worker instead of piling onto the first.
+        """
+        chats, more = self._take(args=[PREFIX, batch, KICK_TTL, ARMED_TTL])
+        return [_text(chat) for chat in chats], bool(more)
 
     def load_scripts(self, client=None) -> None:
         """Load the Lua scripts into Redis (again after a restart flushed them)."""
@@ -402,12 +461,15 @@ class Inbox:
         """Ids of events waiting for a retry, the soonest due first."""
         return self.redis.zrange(key("retry"), 0, -1)
 
-    def sweep(self, enqueue, limit: int = 1000) -> list[str]:
+    def sweep(self, enqueue, wake=None, limit: int = 1000) -> list[str]:
         """Start drains for chats with events that nobody is draining.
 
         Covers a worker that died mid-event and a webhook process that died
-        between storing and enqueueing, and files failed events back into
-        their inboxes when their retry is due. One sweeper runs at a time.
+        between storing and queueing, and files failed events back into
+        their inboxes when their retry is due. Chats waiting in
+        `drain:pending` are left to the job that is coming for them; when
+        none is (its webhook died, or the job was lost), `wake()` queues one.
+        One sweeper runs at a time.
         """
         if not self.redis.set(key("lock", "sweeper"), 1, nx=True, px=900):
             return []
@@ -418,13 +480,18 @@ class Inbox:
         refiled = self.refile_due()
         if refiled:
             log.info("inbox: %d chats have failed events due for a retry", len(refiled))
+        if wake is not None and self.redis.scard(key("drain", "pending")):
+            if self.redis.set(key("drain", "armed"), 1, nx=True, ex=ARMED_TTL):
+                log.info("inbox: sweeper queues a drain for chats left waiting")
+                wake()
         stranded = []
         for chat_id in self.redis.sscan_iter(key("inbox"), count=500):
             pipe = self.redis.pipeline(transaction=False)
             pipe.exists(key("lock", "inbox", chat_id))
             pipe.exists(key("kick", chat_id))
-            locked, kicked = pipe.execute()
-            if not locked and not kicked:
+            pipe.sismember(key("drain", "pending"), chat_id)
+            locked, kicked, waiting = pipe.execute()
+            if not locked and not kicked and not waiting:
                 stranded.append(chat_id)
             if len(stranded) >= limit:
                 break

@@ -21,6 +21,22 @@ def drain(chat_ids: list[str]) -> int:
     return len(chat_ids)
 
 
+def drain_pending() -> int:
+    """Drain the chats whose webhooks queued no job of their own.
+
+    Takes a share of the waiting chats the size of the worker's pool (and
+    queues another job when more wait, for the next free worker), then
+    dispatches each as `drain` does.
+    """
+    runtime = get_runtime()
+    chats, more = runtime.inbox.take_pending(runtime.config.worker_concurrency)
+    if more:
+        runtime.queue_pending_drain()
+    for chat_id in chats:
+        runtime.dispatch(drain_chat, runtime, chat_id)
+    return len(chats)
+
+
 def drain_chat(runtime, chat_id: str) -> int:
     """Drain one chat's inbox through `events.handle`."""
     return runtime.inbox.drain(chat_id, lambda payload: events.handle(runtime, payload))

@@ -13,7 +13,7 @@ from rq import Queue
 
 import store
 from bot.delivery import Delivery
-from bot.inbox import Inbox, chat_id_of
+from bot.inbox import Inbox
 from bot.line_api import LineClient
 from config import Config
 
@@ -77,38 +77,40 @@ class Runtime:
             )
 
     def intake(self, events: list[dict], destination: str = "") -> list[str]:
-        """Store webhook events and queue their drain in one transaction.
+        """Store webhook events, and queue a drain job unless one is coming.
 
-        One round trip on the web connection (short time-outs): either every
-        event is safe in Redis with a job to handle it, or a RedisError is
-        raised and nothing is. Returns the chats that got new events.
+        On the web connection (short time-outs). Returns once every event is
+        safe in Redis — one Lua call — and raises RedisError when they are
+        not. The job is queued only when no drain job is queued already (see
+        bot/inbox.py); failing to queue it loses nothing, since the stored
+        events are the record and the sweeper queues a job for them within
+        seconds. Returns the chats that got new events.
         """
-        chat_ids = sorted({chat_id_of(event) for event in events})
-        if not chat_ids:
-            return []
         try:
-            new_chats = self._intake(events, destination, chat_ids)
+            chats, wake = self.web_inbox.store(events, destination)
         except NoScriptError:
-            # Redis restarted and forgot the script; the job queued beside
-            # the failed call finds nothing to do.
+            # Redis restarted and forgot the script; nothing was stored.
             self.web_inbox.load_scripts(self.web_redis)
-            new_chats = self._intake(events, destination, chat_ids)
-        return [c.decode() if isinstance(c, bytes) else c for c in new_chats]
+            chats, wake = self.web_inbox.store(events, destination)
+        if wake:
+            try:
+                self.queue_pending_drain(self.web_queue)
+            except RedisError:
+                log.warning(
+                    "runtime: %d chats stored but their drain not queued; "
+                    "the sweeper queues it",
+                    len(chats),
+                )
+        return chats
 
-    def _intake(self, events, destination, chat_ids):
-        queue = self.web_queue
-        with queue.connection.pipeline() as pipe:
-            pipe.multi()
-            self.web_inbox.store(events, destination, pipe=pipe)
-            queue.enqueue_call(
-                "bot.jobs.drain",
-                args=(chat_ids,),
-                timeout=JOB_TIMEOUT,
-                result_ttl=0,
-                failure_ttl=24 * 3600,
-                pipeline=pipe,
-            )
-            return pipe.execute()[0]
+    def queue_pending_drain(self, queue=None) -> None:
+        """Queue a job that drains the chats waiting in `drain:pending`."""
+        (self.queue if queue is None else queue).enqueue_call(
+            "bot.jobs.drain_pending",
+            timeout=JOB_TIMEOUT,
+            result_ttl=0,
+            failure_ttl=24 * 3600,
+        )
 
     # -- concurrency inside one worker process --------------------------------
 

@@ -97,7 +97,9 @@ class Worker(SimpleWorker):
 def sweep_once(runtime: Runtime) -> None:
     """One pass of the sweeper; a task that fails does not skip the others."""
     tasks = (
-        lambda: runtime.inbox.sweep(runtime.enqueue_drains),
+        lambda: runtime.inbox.sweep(
+            runtime.enqueue_drains, runtime.queue_pending_drain
+        ),
         lambda: handoff_queue.maintain(runtime),
         lambda: quota.maybe_sync(runtime),
         lambda: tap.upkeep(runtime),

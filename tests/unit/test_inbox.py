@@ -18,7 +18,8 @@ def test_concurrent_redelivery_is_stored_once(runtime):
     stored = []
 
     def deliver():
-        stored.append(Inbox(runtime.redis).store([event]))
+        chats, _wake = Inbox(runtime.redis).store([event])
+        stored.append(chats)
 
     threads = [threading.Thread(target=deliver) for _ in range(16)]
     for thread in threads:
@@ -108,14 +109,63 @@ def test_poison_event_goes_to_the_dead_letters_after_its_last_retry(runtime):
 def test_sweeper_restarts_a_chat_whose_drain_died(runtime):
     runtime.inbox.store([text_event(USER)])
     enqueued = []
-    assert runtime.inbox.sweep(enqueued.extend) == []  # its drain is queued
+    assert runtime.inbox.sweep(enqueued.extend) == []  # a drain job is coming
 
-    # Nobody drains (the job's worker died): once the kick lapses, sweep acts.
+    # The job took the chat, and its worker died: once the kick lapses, the
+    # sweeper acts.
+    assert runtime.inbox.take_pending(10) == ([USER], False)
+    assert runtime.inbox.sweep(enqueued.extend) == []  # only just taken
     runtime.redis.delete(key("kick", USER), key("lock", "sweeper"))
     assert runtime.inbox.sweep(enqueued.extend) == [USER]
     runtime.redis.delete(key("lock", "sweeper"))
     assert runtime.inbox.sweep(enqueued.extend) == []  # kicked a moment ago
     assert enqueued == [USER]
+
+
+def test_webhooks_queue_one_drain_job_until_it_starts(runtime):
+    """A burst costs one job while the job waits for a worker; the job takes
+    every chat that came meanwhile, and the first webhook after it started
+    queues the next."""
+    others = [f"U{n:032d}" for n in range(3)]
+
+    assert runtime.inbox.store([text_event(USER)]) == ([USER], True)
+    assert runtime.inbox.store([text_event(others[0])]) == ([others[0]], False)
+    assert runtime.inbox.store([text_event(others[1])]) == ([others[1]], False)
+
+    chats, more = runtime.inbox.take_pending(10)
+    assert sorted(chats) == sorted([USER, *others[:2]]) and more is False
+    assert runtime.inbox.store([text_event(others[2])]) == ([others[2]], True)
+
+
+def test_a_drain_job_takes_a_share_and_asks_for_another_job(runtime):
+    chats = [f"U{n:032d}" for n in range(5)]
+    runtime.inbox.store([text_event(chat) for chat in chats])
+
+    first, more = runtime.inbox.take_pending(3)
+    assert len(first) == 3 and more is True
+    # The next job is the caller's to queue: a webhook now queues none.
+    assert runtime.inbox.store([text_event(USER)])[1] is False
+    second, more = runtime.inbox.take_pending(3)
+    assert more is False
+    assert sorted(first + second) == sorted([*chats, USER])
+
+
+def test_sweeper_queues_a_drain_for_chats_nobody_is_coming_for(runtime):
+    """The webhook stored its events but died before queueing the job (or
+    the job was lost): once `drain:armed` lapses the sweeper wakes a drain."""
+    runtime.inbox.store([text_event(USER)])
+    woken = []
+
+    runtime.inbox.sweep(lambda chats: None, lambda: woken.append(1))
+    assert woken == []  # the webhook's job is coming
+
+    runtime.redis.delete(key("drain", "armed"), key("lock", "sweeper"))
+    assert runtime.inbox.sweep(lambda chats: None, lambda: woken.append(1)) == []
+    assert woken == [1]
+    runtime.redis.delete(key("lock", "sweeper"))
+    runtime.inbox.sweep(lambda chats: None, lambda: woken.append(1))
+    assert woken == [1]  # the one it queued is coming now
+    assert runtime.inbox.take_pending(10) == ([USER], False)
 
 
 def test_sweeper_leaves_a_chat_being_drained(runtime):

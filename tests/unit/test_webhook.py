@@ -166,9 +166,52 @@ def test_redis_down_answers_503_so_line_redelivers(client, runtime, monkeypatch)
     def unreachable(*args, **kwargs):
         raise RedisConnectionError("down")
 
-    monkeypatch.setattr(runtime.web_queue.connection, "pipeline", unreachable)
+    monkeypatch.setattr(runtime.web_redis, "evalsha", unreachable)
     response = post(client, body_of(text_event()))
     assert response.status_code == 503
+
+
+def test_events_stored_but_their_job_not_queued_still_answer_200(
+    client, runtime, monkeypatch
+):
+    """Redis failed between the two calls: the events are safe, so LINE must
+    not send them again; the sweeper queues the drain the webhook could not."""
+
+    def unreachable(*args, **kwargs):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(runtime.web_queue, "enqueue_call", unreachable)
+    event = text_event()
+    response = post(client, body_of(event))
+    monkeypatch.undo()
+
+    assert response.status_code == 200
+    assert runtime.queue.count == 0
+    runtime.redis.delete(key("drain", "armed"))  # its few seconds are over
+    runtime.inbox.sweep(lambda chats: None, runtime.queue_pending_drain)
+    assert [job.func_name for job in runtime.queue.get_jobs()] == [
+        "bot.jobs.drain_pending"
+    ]
+
+
+def test_webhooks_share_one_queued_drain_job(client, runtime, fake_line):
+    """No worker has started the first webhook's job yet: the second joins
+    it, and that one job answers both users by reply."""
+    first = text_event(user_id="U" + "1" * 32, reply_token=fake_line.issue("t1"))
+    second = text_event(user_id="U" + "2" * 32, reply_token=fake_line.issue("t2"))
+
+    post(client, body_of(first))
+    post(client, body_of(second))
+
+    def drain_jobs():
+        return [j for j in runtime.queue.get_jobs() if j.func_name.endswith("_pending")]
+
+    [job] = drain_jobs()
+    runtime.queue.remove(job)  # a worker takes it
+    job.perform()
+    assert sorted(c[1] for c in fake_line.calls if c[0] == "reply") == ["t1", "t2"]
+    post(client, body_of(text_event(user_id="U" + "3" * 32)))
+    assert len(drain_jobs()) == 1  # the job started: the next webhook queues
 
 
 def test_healthz_reports_redis(client, runtime, monkeypatch):
