@@ -42,22 +42,34 @@ def normalize(text: str) -> str:
 
 
 def normalize_with_gaps(text: str) -> tuple[str, frozenset]:
-    """`normalize(text)` and the offsets in it where something was dropped.
+    """`normalize(text)` and the offsets in it where the user's words met.
 
-    An offset i is in the set when a space or punctuation stood before the
-    i-th character of the folded text: where the user's words met, which
-    `words_fit` needs once the spaces are gone.
+    An offset i is in the set when a space, punctuation or a long-vowel mark
+    stood before the i-th character of the folded text, which `words_fit`
+    needs once those are gone. Punctuation alone between two digits is part
+    of a number ("1,500", "1.500"), not a word break: "500" must not match
+    inside "1,500".
     """
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
-    if folded.isalnum():
-        return folded, frozenset()
-    kept, gaps = [], set()
-    for char in folded:
-        if unicodedata.category(char)[0] in DROPPED_CATEGORIES:
-            gaps.add(len(kept))
+    wide = unicodedata.normalize("NFKC", text).casefold()
+    folded = wide.translate(_FOLD)
+    if len(folded) == len(wide) and folded.isalnum():
+        return folded, frozenset()  # nothing dropped: the common case
+    kept, gaps = [], {}
+    for char in wide:
+        category = unicodedata.category(char)[0]
+        if char in LONG_VOWEL_MARKS or category in DROPPED_CATEGORIES:
+            # Remember whether a space was among what was dropped here.
+            gaps[len(kept)] = gaps.get(len(kept), False) or category == "Z"
         else:
             kept.append(char)
-    return "".join(kept), frozenset(gaps)
+    folded = "".join(kept).translate(_FOLD)
+    return folded, frozenset(
+        at
+        for at, spaced in gaps.items()
+        if spaced
+        or not (0 < at < len(folded))
+        or not (folded[at - 1].isdigit() and folded[at].isdigit())
+    )
 
 
 def is_latin(char: str) -> bool:

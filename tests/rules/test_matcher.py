@@ -63,6 +63,27 @@ def test_latin_patterns_match_whole_words_only(now, text, expected):
     assert (naive and naive["id"]) == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("送料は500円です", "r1"),
+        ("500 yen", "r1"),
+        ("送料は1,500円", None),  # punctuation inside a number is no word break
+        ("1.500 yen", None),
+        ("opening hours～agent", "r2"),  # a wave dash parts words like a space
+    ],
+)
+def test_numbers_and_marks_keep_their_word_edges(now, text, expected):
+    rules = [
+        stored("r1", kind="contains", patterns=["500"]),
+        stored("r2", kind="contains", patterns=["agent"], priority=20),
+    ]
+
+    assert winner(rules, text_event(text=text), now) == expected
+    naive = NaiveMatcher(rules).match(text_event(text=text), now, fallback=False)
+    assert (naive and naive["id"]) == expected
+
+
 def test_japanese_patterns_still_match_inside_a_sentence(now):
     rules = [stored("r1", kind="contains", patterns=["送料", "りんご"])]
 
