@@ -80,16 +80,19 @@ register_setting(
 )
 
 # KEYS: none (all keys share the prefix in ARGV[1]); ARGV: prefix, dedupe ttl,
-# armed ttl, then (event_id, chat_id, score, payload) per event. Returns the
-# chats that got new events, and 1 when the caller must queue a drain job (no
-# job was queued for `drain:pending` already), else 0. Each redis.call costs,
-# so the sets are written once for all chats.
+# armed ttl, arrival, then (event_id, chat_id, score, payload) per event.
+# Returns the chats that got new events, and 1 when the caller must queue a
+# drain job (no job was queued for `drain:pending` already), else 0. A chat
+# waits in `drain:pending` by its first arrival, so the oldest are taken first
+# (their reply tokens lapse first). Each redis.call costs, so the sets are
+# written once for all chats.
 STORE_SCRIPT = """
 local prefix, ttl, armed_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local arrival = ARGV[4]
 local event_key, inbox_key = prefix .. 'event:', prefix .. 'inbox:'
 local unpack = unpack or table.unpack
 local chats, seen = {}, {}
-for i = 4, #ARGV, 4 do
+for i = 5, #ARGV, 4 do
   local id, chat = ARGV[i], ARGV[i + 1]
   if redis.call('SET', event_key .. id, ARGV[i + 3], 'NX', 'EX', ttl) then
     redis.call('ZADD', inbox_key .. chat, ARGV[i + 2], id)
@@ -102,10 +105,16 @@ end
 if #chats == 0 then
   return {chats, 0}
 end
+local waiting = {}
 for first = 1, #chats, 1000 do
   local last = math.min(first + 999, #chats)
   redis.call('SADD', prefix .. 'inbox', unpack(chats, first, last))
-  redis.call('SADD', prefix .. 'drain:pending', unpack(chats, first, last))
+  for j = first, last do
+    waiting[2 * (j - first) + 1] = arrival
+    waiting[2 * (j - first) + 2] = chats[j]
+  end
+  redis.call('ZADD', prefix .. 'drain:pending', 'NX',
+    unpack(waiting, 1, 2 * (last - first + 1)))
 end
 if redis.call('SET', prefix .. 'drain:armed', 1, 'NX', 'EX', armed_ttl) then
   return {chats, 1}
@@ -115,17 +124,20 @@ return {chats, 0}
 
 # ARGV: prefix, batch, kick ttl, armed ttl. A drain job's first step: it is no
 # longer coming (a webhook from now on queues another), and it takes up to
-# `batch` waiting chats, kicked so that the sweeper leaves them to it. Returns
+# `batch` waiting chats, longest waiting first, kicked so that the sweeper
+# leaves them to it. Returns
 # the chats, and 1 when more are waiting and the caller must queue a job.
 TAKE_SCRIPT = """
 local prefix, batch = ARGV[1], tonumber(ARGV[2])
 local kick, armed_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('DEL', prefix .. 'drain:armed')
-local chats = redis.call('SPOP', prefix .. 'drain:pending', batch)
-for _, chat in ipairs(chats) do
-  redis.call('SET', prefix .. 'kick:' .. chat, 1, 'EX', kick)
+local popped = redis.call('ZPOPMIN', prefix .. 'drain:pending', batch)
+local chats = {}
+for i = 1, #popped, 2 do
+  chats[#chats + 1] = popped[i]
+  redis.call('SET', prefix .. 'kick:' .. popped[i], 1, 'EX', kick)
 end
-if redis.call('SCARD', prefix .. 'drain:pending') > 0
+if redis.call('ZCARD', prefix .. 'drain:pending') > 0
     and redis.call('SET', prefix .. 'drain:armed', 1, 'NX', 'EX', armed_ttl) then
   return {chats, 1}
 end
@@ -270,7 +282,7 @@ class Inbox:
         if not events:
             return [], False
         arrival = self.clock()
-        args = [PREFIX, DEDUPE_TTL, ARMED_TTL]
+        args = [PREFIX, DEDUPE_TTL, ARMED_TTL, arrival]
         for event in events:
             payload = {"event": event, "arrival": arrival, "destination": destination}
             args += [
@@ -480,7 +492,7 @@ class Inbox:
         refiled = self.refile_due()
         if refiled:
             log.info("inbox: %d chats have failed events due for a retry", len(refiled))
-        if wake is not None and self.redis.scard(key("drain", "pending")):
+        if wake is not None and self.redis.zcard(key("drain", "pending")):
             if self.redis.set(key("drain", "armed"), 1, nx=True, ex=ARMED_TTL):
                 log.info("inbox: sweeper queues a drain for chats left waiting")
                 wake()
@@ -489,9 +501,9 @@ class Inbox:
             pipe = self.redis.pipeline(transaction=False)
             pipe.exists(key("lock", "inbox", chat_id))
             pipe.exists(key("kick", chat_id))
-            pipe.sismember(key("drain", "pending"), chat_id)
+            pipe.zscore(key("drain", "pending"), chat_id)
             locked, kicked, waiting = pipe.execute()
-            if not locked and not kicked and not waiting:
+            if not locked and not kicked and waiting is None:
                 stranded.append(chat_id)
             if len(stranded) >= limit:
                 break

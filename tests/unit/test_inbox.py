@@ -150,6 +150,21 @@ def test_a_drain_job_takes_a_share_and_asks_for_another_job(runtime):
     assert sorted(first + second) == sorted([*chats, USER])
 
 
+def test_a_drain_job_takes_the_longest_waiting_chats_first(runtime):
+    """In a backlog the users who wrote first, whose reply tokens lapse
+    first, are drained first; a chat that writes again keeps its place."""
+    clock = Clock(1_800_000_000.0)
+    inbox = Inbox(runtime.redis, clock=clock)
+    chats = [f"U{n:032d}" for n in range(4)]
+    for chat in chats:
+        inbox.store([text_event(chat)])
+        clock.advance(1)
+    inbox.store([text_event(chats[0])])  # writes again, later
+
+    assert inbox.take_pending(2) == (chats[:2], True)
+    assert inbox.take_pending(2) == (chats[2:], False)
+
+
 def test_sweeper_queues_a_drain_for_chats_nobody_is_coming_for(runtime):
     """The webhook stored its events but died before queueing the job (or
     the job was lost): once `drain:armed` lapses the sweeper wakes a drain."""
