@@ -468,10 +468,11 @@ class Conversations:
         conversation = self._change(
             conversation_id, decide, "conversation.closed", actor, audit={}
         )
-        self._expire_closed(conversation_id, now)
-        # The bot's run of fallbacks before a hand-off ends with the
-        # conversation: the next one starts a new run, not a hand-off at once.
-        forget_fallbacks(self.redis, conversation["chat_id"])
+        if conversation["status"] == CLOSED:  # not when `keep` kept it open
+            self._expire_closed(conversation_id, now)
+            # The bot's run of fallbacks before a hand-off ends with the
+            # conversation: the next starts a new run, not a hand-off at once.
+            forget_fallbacks(self.redis, conversation["chat_id"])
         return conversation
 
     def _change(self, conversation_id, decide, kind, actor="system", audit=None):

@@ -6,6 +6,7 @@ import pytest
 
 from handoff import queue
 from handoff.conversations import Conflict, Conversations, Forbidden
+from store import key
 from tests.handoff.conftest import USER
 
 OTHER = "U" + "b" * 32
@@ -306,6 +307,8 @@ def test_a_user_waiting_for_the_agent_is_never_closed_for_silence(
 
     assert conversations.close_if_silent(conversation_id, 60) is False
     assert conversations.get(conversation_id)["status"] == "assigned"
+    # Kept open, it keeps what only a close may take: no expiry set on it.
+    assert runtime.redis.ttl(key("conv", conversation_id)) == -1
 
 
 def test_assigned_conversation_closes_when_the_user_is_silent_after_the_agent(
