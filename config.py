@@ -175,6 +175,17 @@ class Config:
                 self.line_api_host = base
             if self.line_data_api_host == LINE_DATA_API_HOST:
                 self.line_data_api_host = base
+        for name, other in (
+            ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"),
+            ("LINE_CHANNEL_ACCESS_TOKEN", "LINE_CHANNEL_SECRET"),
+        ):
+            if not getattr(self, name.lower()):
+                # Half a LINE account: an empty secret would let anyone sign
+                # webhooks that the bot answers through the real channel.
+                raise ConfigError(
+                    f"{name} is not set while {other} is: set both for a LINE "
+                    "channel, or neither to run on the simulator"
+                )
         if not self.secret_key:
             self.secret_key = secrets.token_hex(32)
 
