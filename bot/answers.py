@@ -53,6 +53,9 @@ MAX_QUICK_REPLY_ITEMS = 13
 #: Stands in for `{display_name}` when the profile is unknown (a group
 #: member, a blocked profile, LINE unreachable): never the literal braces.
 DISPLAY_NAME_FALLBACK = "お客様"
+PLACEHOLDER = "{display_name}"
+#: LINE's limit on a text message's length.
+MAX_TEXT = 5000
 FALLBACK_STREAK_TTL = 7 * 24 * 3600
 
 
@@ -173,16 +176,27 @@ def render(reply: list, name_of) -> list:
     """A copy of `reply` with `{display_name}` filled in text messages.
 
     `name_of` is called only when a placeholder is present, so rules without
-    one never cost a profile look-up.
+    one never cost a profile look-up. The positions of LINE emojis (`$` at
+    `emojis[].index`) after a placeholder move with the name's length, or LINE
+    would refuse the reply; a name that would take the text past LINE's 5,000
+    characters is cut short.
     """
     messages = copy.deepcopy(reply)
     name = None
     for message in messages:
         text = message.get("text")
-        if message.get("type") == "text" and "{display_name}" in text:
-            if name is None:
-                name = name_of() or DISPLAY_NAME_FALLBACK
-            message["text"] = text.replace("{display_name}", name)
+        if message.get("type") != "text" or PLACEHOLDER not in text:
+            continue
+        if name is None:
+            name = name_of() or DISPLAY_NAME_FALLBACK
+        count = text.count(PLACEHOLDER)
+        room = MAX_TEXT - len(text) + count * len(PLACEHOLDER)
+        fitted = name[: max(0, room // count)]
+        message["text"] = text.replace(PLACEHOLDER, fitted)
+        grow = len(fitted) - len(PLACEHOLDER)
+        for emoji in message.get("emojis") or []:
+            before = text.count(PLACEHOLDER, 0, emoji.get("index", 0))
+            emoji["index"] = emoji.get("index", 0) + before * grow
     return messages
 
 

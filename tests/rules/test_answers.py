@@ -363,3 +363,31 @@ def test_offered_quick_reply_is_a_message_line_takes():
     fallback = [r for r in default_rules() if r["id"] == "default-fallback"][0]
 
     assert validate_messages(answers.offer_person(fallback["reply"])) == []
+
+
+def test_a_filled_in_name_moves_the_emojis_after_it():
+    """LINE refuses a text whose emojis[].index no longer points at a `$`."""
+    reply = [
+        {
+            "type": "text",
+            "text": "$ {display_name}さん、ようこそ $",
+            "emojis": [
+                {"index": 0, "productId": "p", "emojiId": "001"},
+                {"index": 24, "productId": "p", "emojiId": "002"},
+            ],
+        }
+    ]
+
+    [message] = answers.render(reply, lambda: "花子")
+
+    assert message["text"] == "$ 花子さん、ようこそ $"
+    assert [message["text"][e["index"]] for e in message["emojis"]] == ["$", "$"]
+    assert reply[0]["emojis"][1]["index"] == 24  # the rule itself is untouched
+
+
+def test_a_long_name_never_takes_a_text_past_lines_limit():
+    text = "x" * 4990 + "{display_name}"
+
+    [message] = answers.render([{"type": "text", "text": text}], lambda: "名" * 50)
+
+    assert len(message["text"]) == 5000
