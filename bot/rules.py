@@ -389,6 +389,10 @@ class Rules:
             if before is None:
                 return None
             expected = data.get("revision")
+            if expected is not None and (
+                isinstance(expected, bool) or not isinstance(expected, int)
+            ):
+                raise RuleInvalid([_error("revision", "must be a whole number")])
             if expected is not None and expected != before["revision"]:
                 raise RuleConflict(
                     f"rule {rule_id} is at revision {before['revision']}, "
@@ -425,22 +429,47 @@ class Rules:
         return before
 
     def apply(self, plan: "ImportPlan", actor: str = "import") -> None:
-        """Carry out an import plan in one transaction (one version bump)."""
+        """Carry out an import plan in one transaction (one version bump).
+
+        Refuses (RuleConflict, nothing written) when a rule the plan touches
+        changed after the plan was made — an edit in the console meanwhile
+        would otherwise be overwritten silently.
+        """
         now = _now()
-        pipe = self.redis.pipeline()
-        for rule in plan.create:
-            stored = {**rule, "created_at": now, "updated_at": now}
-            self._write(pipe, stored | {"updated_by": actor, "revision": 1}, bump=False)
-        for before, after in plan.update:
-            stored = {**before, **after, "updated_at": now, "updated_by": actor}
-            stored["revision"] = before["revision"] + 1
-            self._write(pipe, stored, bump=False)
-        for rule in plan.delete:
-            pipe.delete(key("rule", rule["id"]))
-            pipe.srem(key("rules"), rule["id"])
-        changed = [r["id"] for r in plan.create + plan.delete]
-        _bump(pipe, changed + [after["id"] for _, after in plan.update])
-        pipe.execute()
+        touched = [r["id"] for r in plan.create + plan.delete]
+        touched += [before["id"] for before, _ in plan.update]
+        with self.redis.pipeline() as pipe:
+            pipe.watch(*[key("rule", rule_id) for rule_id in touched])
+            expected = {r["id"]: None for r in plan.create}
+            expected |= {r["id"]: r["revision"] for r in plan.delete}
+            expected |= {b["id"]: b["revision"] for b, _ in plan.update}
+            for rule_id, revision in expected.items():
+                stored = pipe.hget(key("rule", rule_id), "revision")
+                if (None if stored is None else int(stored)) != revision:
+                    raise RuleConflict(
+                        f"rule {rule_id} changed since the import was planned; "
+                        "run it again"
+                    )
+            pipe.multi()
+            for rule in plan.create:
+                stored = {**rule, "created_at": now, "updated_at": now}
+                stored |= {"updated_by": actor, "revision": 1}
+                self._write(pipe, stored, bump=False)
+            for before, after in plan.update:
+                stored = {**before, **after, "updated_at": now, "updated_by": actor}
+                stored["revision"] = before["revision"] + 1
+                self._write(pipe, stored, bump=False)
+            for rule in plan.delete:
+                pipe.delete(key("rule", rule["id"]))
+                pipe.srem(key("rules"), rule["id"])
+            changed = [r["id"] for r in plan.create + plan.delete]
+            _bump(pipe, changed + [after["id"] for _, after in plan.update])
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                raise RuleConflict(
+                    "the rules changed while the import was applied; run it again"
+                ) from None
         _wrote(self.redis)
         log.info(
             "rules: import by %s: %d created, %d updated, %d deleted",
@@ -606,8 +635,18 @@ class ImportPlan:
                 name for name in EXPORTED[1:] if before.get(name) != after.get(name)
             ]
             lines.append(f"~ {before['id']}  {after['name']}  ({', '.join(changed)})")
+            # What each field becomes, so a dry run shows the new words too.
+            for name in changed:
+                old, new = _shown(before.get(name)), _shown(after.get(name))
+                lines.append(f"    {name}: {old} -> {new}")
         lines += [f"- {r['id']}  {r['name']}" for r in self.delete]
         return lines
+
+
+def _shown(value, width: int = 70) -> str:
+    """`value` as compact JSON on one line, cut to `width` characters."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def plan_import(existing: list[dict], incoming: list[dict], replace: bool = False):

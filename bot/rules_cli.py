@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 
 from api.audit import audit
 from bot.rules import (
+    RuleConflict,
     RuleInvalid,
     Rules,
     export_yaml,
@@ -92,7 +93,10 @@ def import_command(path, dry_run, replace):
         click.echo(f"{summary} (nothing changed)")
         return
 
-    rules.apply(plan, actor=ACTOR)
+    try:
+        rules.apply(plan, actor=ACTOR)
+    except RuleConflict as exc:
+        raise click.ClickException(str(exc)) from None
     for rule in plan.create:
         audit(ACTOR, "rule.create", rule["id"], after=rule, redis=runtime.redis)
     for before, after in plan.update:

@@ -136,6 +136,14 @@ def test_update_with_stale_revision_is_refused(rules):
     assert rules.get(created["id"])["name"] == "first edit"
 
 
+def test_update_with_a_revision_that_is_not_a_number_names_the_field(rules):
+    created = rules.create(rule(name="old"))
+
+    with pytest.raises(RuleInvalid) as refused:
+        rules.update(created["id"], rule(name="edit", revision="1"))
+    assert refused.value.errors[0]["field"] == "revision"
+
+
 def test_update_or_delete_of_missing_rule_returns_none(rules):
     assert rules.update("nope", rule()) is None
     assert rules.delete("nope") is None
@@ -260,6 +268,7 @@ def test_import_plan_matches_by_id_then_name_and_can_replace(rules):
     assert [r["id"] for r in plan.delete] == [gone["id"]]
     assert plan.unchanged == 1
     assert any(line.startswith("~") and "priority" in line for line in plan.describe())
+    assert "    priority: 1 -> 2" in plan.describe()
 
     version = rules.version()
     rules.apply(plan)
@@ -275,6 +284,27 @@ def test_import_without_replace_keeps_rules_the_file_omits(rules):
     plan = plan_import(rules.all(), parse_yaml(export_yaml([rule(name="new")])))
 
     assert plan.delete == []
+
+
+def test_an_import_planned_before_an_edit_is_refused_and_writes_nothing(rules):
+    """An admin saved the rule in the console between the dry run and the
+    import: the import must not overwrite that edit silently."""
+    edited = rules.create(rule(name="edited"))
+    incoming = parse_yaml(
+        export_yaml(
+            [{"id": edited["id"], **rule(name="edited", priority=7)}, rule(name="new")]
+        )
+    )
+    plan = plan_import(rules.all(), incoming)
+    rules.update(edited["id"], rule(name="edited", priority=3))
+    version = rules.version()
+
+    with pytest.raises(RuleConflict, match=edited["id"]):
+        rules.apply(plan)
+
+    assert rules.get(edited["id"])["priority"] == 3
+    assert sorted(r["name"] for r in rules.all()) == ["edited"]
+    assert rules.version() == version
 
 
 def test_shipped_defaults_are_valid_and_cover_the_issue():
