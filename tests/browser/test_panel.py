@@ -745,6 +745,37 @@ def test_a_refused_event_stream_is_tried_again(desk, page):
     assert len(refused) == 1
 
 
+def test_the_budget_warning_reaches_the_agents_panel(desk, page):
+    """The budget guard's once-a-month warning shows on an open inbox.
+
+    The guard runs here against the desk's Redis with LINE's count given (the
+    month's pushes cannot be run up in a test); what it publishes reaches the
+    browser through the desk's event stream as it would from a worker.
+    """
+    from playwright.sync_api import expect
+
+    from bot.budget import Budget
+    from bot.ledger import Ledger
+    from store import key
+
+    login(page, desk, *AGENT)
+    wait_live(page)
+    redis = desk.redis()
+    ledger = Ledger(redis)
+    month, _day = ledger.buckets(ledger.clock())
+    mark = key("quota", "warned", month, "warn")
+    redis.delete(mark)
+    try:
+        guard = Budget(redis, ledger, quota=lambda: (170, 200)).state()
+
+        assert guard["state"] == "warn"
+        expect(page.locator("#notice")).to_have_text(
+            "The month's budget is running low.", timeout=WAIT
+        )
+    finally:
+        redis.delete(mark)
+
+
 def _png(width, height) -> bytes:
     """A small solid PNG of `width` x `height` pixels."""
     import struct

@@ -155,17 +155,17 @@ ended); those are retried here, later each time, up to a minute apart.
 `document.body.dataset.live` says whether the stream is on.
 */
 export function listen(onEvent, onOpen) {
+  // The kinds the server publishes (api.events.publish): an SSE event named
+  // otherwise reaches no listener. tests/panel/test_scripts.py checks the list.
   const kinds = [
     "conversation.opened",
     "conversation.queued",
-    "conversation.claimed",
     "conversation.assigned",
-    "conversation.transferred",
     "conversation.closed",
     "conversation.message",
     "conversation.note",
     "user.tags",
-    "budget.warning",
+    "quota.warning",
   ];
   const handle = (event) => {
     let payload = {};

@@ -713,7 +713,7 @@ listen(
       if (id && id === state.currentId) soon("thread");
     } else if (kind === "user.tags" && state.current && data.user_id === state.current.user_id) {
       soon("thread");
-    } else if (kind === "budget.warning") {
+    } else if (kind === "quota.warning") {
       notify(t("The month's budget is running low."), "error");
     }
   },
