@@ -19,6 +19,7 @@ import copy
 import logging
 
 from api.settings import get_setting, integer, register_setting
+from handoff import hours
 from handoff.conversations import ASSIGNED, QUEUED, Conversations
 from store import key
 
@@ -127,15 +128,23 @@ def awaiting(runtime) -> list[dict]:
 
 
 def offer_taps(runtime) -> int:
-    """Spend lapsing tokens of waiting users on the button; returns how many."""
+    """Spend lapsing tokens of waiting users on the button; returns how many.
+
+    Outside business hours a conversation still in the queue is skipped:
+    nobody is preparing its answer, and the user was told when people are
+    back. One an agent has taken is offered the button at any hour.
+    """
     redis = runtime.redis
     lead = get_setting(redis, "tap_lead_seconds")
     if not lead:
         return 0
     delivery = runtime.delivery
     now = delivery.clock()
+    desk_open = hours.is_open(get_setting(redis, "business_hours"), now)
     offered = 0
     for conversation in awaiting(runtime):
+        if not desk_open and conversation["status"] == QUEUED:
+            continue
         chat_id = conversation["chat_id"]
         free_until = delivery.tokens.free_until(chat_id)
         if free_until is None or free_until - now > lead:

@@ -65,6 +65,25 @@ def test_a_waiting_users_lapsing_token_is_spent_on_the_button_once(desk):
     assert desk.line.pushes() == []
 
 
+def test_outside_business_hours_only_a_taken_conversation_is_offered(desk):
+    """At night a queued user's token is not spent on "a person is preparing
+    your answer": nobody is, and they were told when people are back."""
+    from api.settings import update_settings
+
+    closed = {"enabled": True, "timezone": "UTC", "weekly": {}}
+    update_settings(desk.runtime.redis, {"business_hours": closed})
+    desk.postback()  # queued, told the desk is closed
+    desk.say("anyone?")
+    ttl = desk.runtime.config.line_reply_token_ttl
+    desk.clock.advance(ttl - 5)
+
+    assert tap.offer_taps(desk.runtime) == 0
+
+    claim = f"/conversations/{desk.conversation()['id']}/claim"
+    assert desk.api("post", claim, "aiko").status_code == 200
+    assert tap.offer_taps(desk.runtime) == 1
+
+
 def test_each_new_token_may_be_spent_once_on_its_own_lapse(desk):
     _assigned(desk)
     ttl = desk.runtime.config.line_reply_token_ttl
