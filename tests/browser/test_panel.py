@@ -353,6 +353,26 @@ def test_agent_claims_answers_free_and_closes(desk, page):
     expect(row_of(page, "Free Fumi")).to_have_count(0)
 
 
+def test_the_chosen_colleague_stays_chosen_when_the_user_writes(desk, page):
+    """A live reload of the conversation redraws the transfer list; the agent's
+    choice survives it, so Transfer hands over instead of requeueing."""
+    from playwright.sync_api import expect
+
+    user = claimed_by_agent(desk, page, "Transfer Toru")
+    page.select_option("#transfer-to", ADMIN[0])
+
+    desk.say(user, "Are you still there?")
+    expect(page.locator("#messages .message.in").last).to_contain_text(
+        "Are you still there?", timeout=WAIT
+    )
+
+    expect(page.locator("#transfer-to")).to_have_value(ADMIN[0])
+    page.click("#transfer")
+    expect(page.locator("#thread-state")).to_have_text(
+        f"Assigned to {ADMIN[0]}", timeout=WAIT
+    )
+
+
 def test_agent_uploads_a_photo_and_line_gets_its_public_address(desk, page, tmp_path):
     from PIL import Image
     from playwright.sync_api import expect

@@ -217,9 +217,15 @@ function drawConversation() {
   const choices = [{ username: "queue", display_name: t("Back to the queue") }].concat(
     COLLEAGUES.filter((a) => a.username !== c.assignee),
   );
-  $("transfer-to").replaceChildren(
+  // Redrawn on every live change (a message, a note, a tag): the colleague the
+  // agent chose stays chosen, or Transfer would requeue instead.
+  const transferTo = $("transfer-to");
+  const chosen = transferTo.dataset.conversation === c.id ? transferTo.value : "";
+  transferTo.replaceChildren(
     ...choices.map((a) => el("option", { value: a.username }, a.display_name + (a.username === "queue" ? "" : ` (${a.username})`))),
   );
+  transferTo.dataset.conversation = c.id;
+  if (choices.some((a) => a.username === chosen)) transferTo.value = chosen;
   $("composer").hidden = !(mine || (IS_ADMIN && c.status !== "closed"));
 
   const list = $("messages");
