@@ -1,6 +1,6 @@
 """Rule matching speed: the compiled index beside a naive loop, in one run.
 
-    .venv/bin/python -m bench.rules [--rules 10000] [--messages 5000] [--seed 7]
+    .venv/bin/python -m bench.rules [--rules 10000] [--messages 2000] [--seed 7]
 
 Builds RULES synthetic rules (contains, exact, regex, postback, event, some on
 schedules, one fallback), then times `Matcher.match` and `NaiveMatcher.match`
