@@ -186,6 +186,7 @@ SCRIPT_WORDS = (
     N_("No failed events."),
     N_("Handed to a worker again."),
     N_("Discard this event? It will never be answered."),
+    N_("Discarded."),
 )
 
 
