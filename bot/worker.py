@@ -137,3 +137,33 @@ def start_embedded(runtime: Runtime, count: int) -> list[threading.Thread]:
         thread.start()
         threads.append(thread)
     return threads
+
+
+def wait_for_redis(url: str, interval: float = REDIS_WAIT) -> None:
+    """Return once the Redis at `url` answers, however long that takes.
+
+    The worker's start (`rq worker`) gives up at once when Redis is down,
+    which a platform then counts as a crash; the Procfile runs this first so a
+    worker started during an outage waits it out like a running one does.
+    """
+    client = redis.Redis.from_url(url, socket_connect_timeout=2.0)
+    told = False
+    while True:
+        try:
+            client.ping()
+            log.info("worker: Redis answers")
+            return
+        except redis.exceptions.RedisError:
+            if not told:
+                log.warning("worker: Redis does not answer yet; waiting")
+                told = True
+            time.sleep(interval)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 3 or sys.argv[1] != "wait":
+        sys.exit("usage: python -m bot.worker wait REDIS_URL")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    wait_for_redis(sys.argv[2])
