@@ -153,7 +153,11 @@ def login(username, password) -> dict:
     account = agents().authenticate(username, password)
     if account is None:
         guard.fail(marks)
-        audit(username[:64], "auth.login_failed", address=address)
+        # A name no account has may be a password typed in the wrong field:
+        # admins read the audit log, so it is kept only as a digest.
+        known = agents().get(username) is not None
+        actor = username[:64] if known else f"unknown:{_digest(username)}"
+        audit(actor, "auth.login_failed", address=address)
         # The name typed may be a password in the wrong field: log a digest.
         log.info("auth: failed login for user digest %s", _digest(username))
         raise ApiError(401, "invalid_credentials", "wrong username or password")

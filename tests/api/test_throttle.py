@@ -128,6 +128,17 @@ def test_failed_logins_are_audited_without_the_password(
     assert "secret-guess-123" not in str(log)
 
 
+def test_a_failed_login_under_an_unknown_name_is_audited_as_a_digest(
+    client, accounts, admin
+):
+    """The name field may hold a password typed in the wrong place."""
+    attempt(client, username="Hunter2-password!", password="whatever-123")
+
+    log = client.get("/api/v1/audit?action=auth.login_failed", headers=admin).json
+    assert log["entries"][0]["actor"].startswith("unknown:")
+    assert "Hunter2" not in str(log)
+
+
 def test_attempts_in_flight_count_before_their_password_is_checked(
     client, accounts, runtime, clock
 ):
