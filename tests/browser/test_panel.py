@@ -373,6 +373,38 @@ def test_the_chosen_colleague_stays_chosen_when_the_user_writes(desk, page):
     )
 
 
+def test_the_every_second_countdowns_are_not_read_out(desk, page):
+    """The list's and the cost badge's clocks tick every second; nothing that
+    changes with them may sit in a live region, or a screen reader would say
+    it every second."""
+    from playwright.sync_api import expect
+
+    claimed_by_agent(desk, page, "Quiet Kumi")
+    cost = page.locator("#cost")
+    expect(cost).to_have_text(re.compile(r"^free · \d+:\d\d left$"))
+    before = cost.text_content()
+    page.evaluate(
+        """() => {
+          window.announced = [];
+          const live = "[aria-live], [role=status], [role=alert], [role=log]";
+          const observer = new MutationObserver((records) => {
+            for (const record of records) {
+              window.announced.push(record.target.textContent);
+            }
+          });
+          for (const node of document.querySelectorAll(live)) {
+            const changes = { childList: true, characterData: true, subtree: true };
+            observer.observe(node, changes);
+          }
+        }"""
+    )
+
+    expect(cost).not_to_have_text(before, timeout=5000)  # the clock ticked
+    page.wait_for_timeout(1500)
+
+    assert page.evaluate("() => window.announced") == []
+
+
 def test_agent_uploads_a_photo_and_line_gets_its_public_address(desk, page, tmp_path):
     from PIL import Image
     from playwright.sync_api import expect
@@ -449,6 +481,8 @@ def test_paid_push_is_asked_for_before_it_is_sent(desk, page):
         expect(page.locator("#cost")).to_have_text("paid push (1 message)")
         page.select_option("#if-expired", "hold")
         expect(page.locator("#cost")).to_have_text("held until the user writes")
+        # The change of kind is what a screen reader hears, once.
+        expect(page.locator("#cost-change")).to_have_text("held until the user writes")
         page.select_option("#if-expired", "ask")
 
         page.click("#send")

@@ -408,6 +408,10 @@ function drawCost() {
   }
   badge.textContent = text;
   badge.className = `cost ${kind}`;
+  // Announced only when the kind changes (the free window shut, hold chosen):
+  // the badge itself is rewritten every second by tick().
+  if (badge.dataset.kind && badge.dataset.kind !== kind) $("cost-change").textContent = text;
+  badge.dataset.kind = kind;
   $("add-bubble").disabled = state.bundle.length >= MAX_BUNDLE - 1 || !$("draft").value.trim();
 }
 
