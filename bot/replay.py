@@ -148,7 +148,9 @@ def _handoffs(redis, since) -> dict:
         for conversation in conversations.many(
             conversations.ids(status, limit=1_000_000)
         ):
-            start = conversation["waiting_since"]
+            # When people first had the chat; `waiting_since` for one stored
+            # before `people_since` was (it moves on transfer and requeue).
+            start = conversation["people_since"] or conversation["waiting_since"]
             end = conversation["closed_at"] or float("inf")
             if start is None or end < since:
                 continue

@@ -136,6 +136,7 @@ def _decode(raw: dict) -> dict | None:
         "opened_at": _number(raw.get("opened_at")),
         "waiting_since": _number(raw.get("waiting_since")),
         "assigned_at": _number(raw.get("assigned_at")),
+        "people_since": _number(raw.get("people_since")),
         "closed_at": _number(raw.get("closed_at")),
         "closed_by": raw.get("closed_by") or None,
         "close_reason": raw.get("close_reason") or None,
@@ -151,6 +152,12 @@ def _decode(raw: dict) -> dict | None:
         "history_after": raw.get("history_after") or "-",
         "history_until": raw.get("history_until") or None,
     }
+
+
+def _people_from(conversation: dict, now: float) -> dict:
+    """`people_since` for a change that takes the chat from the bot: when
+    people first had it, which later moves (transfer, requeue) keep."""
+    return {"people_since": now} if conversation["status"] == BOT else {}
 
 
 def clean_tag(tag) -> str:
@@ -326,6 +333,7 @@ class Conversations:
                 now,
                 {
                     "waiting_since": now,
+                    "people_since": now,
                     "first_unanswered_at": now,
                     "handoff_reason": reason,
                     "handoff_event": event_id,
@@ -354,7 +362,8 @@ class Conversations:
                 )
             if status == CLOSED:
                 raise Conflict("closed", "conversation is closed")
-            return ASSIGNED, actor, now, {"assigned_at": now}
+            fields = {"assigned_at": now} | _people_from(conversation, now)
+            return ASSIGNED, actor, now, fields
 
         return self._change(conversation_id, decide, "conversation.assigned", actor)
 
@@ -379,7 +388,8 @@ class Conversations:
                 if status == QUEUED:
                     raise Conflict("already_queued", "conversation is in the queue")
                 waiting = conversation["first_unanswered_at"] or now
-                return QUEUED, "", waiting, {"waiting_since": waiting}
+                fields = {"waiting_since": waiting} | _people_from(conversation, now)
+                return QUEUED, "", waiting, fields
             if status != ASSIGNED and not admin:
                 raise Forbidden(
                     "not_assignee",
@@ -387,7 +397,8 @@ class Conversations:
                 )
             if status == ASSIGNED and assignee == to:
                 raise Conflict("already_assigned", f"conversation is {to}'s already")
-            return ASSIGNED, to, now, {"assigned_at": now}
+            fields = {"assigned_at": now} | _people_from(conversation, now)
+            return ASSIGNED, to, now, fields
 
         kind = "conversation.queued" if to == QUEUE else "conversation.assigned"
         return self._change(conversation_id, decide, kind, actor, audit={"to": to})

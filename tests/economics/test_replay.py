@@ -63,6 +63,21 @@ def test_messages_sent_while_people_answer_are_left_out(desk):
     assert result["answered"] == 0
 
 
+def test_messages_after_an_agent_took_a_bot_conversation_are_left_out(desk):
+    """Claimed straight from the bot, the conversation never waited in the
+    queue; what the user wrote to the agent is still not the bot's traffic."""
+    desk.say("hello")
+    claim = f"/conversations/{desk.conversation()['id']}/claim"
+    assert desk.api("post", claim, "aiko").status_code == 200
+    desk.clock.advance(5)
+    desk.say("送料はいくらですか")
+
+    result = _replay(desk).json
+
+    assert result["events_with_people"] == 1
+    assert result["answered"] == 0
+
+
 def _handed_off_and_pushed(desk, text):
     desk.say(text)
     conversation_id = desk.conversation()["id"]
