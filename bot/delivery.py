@@ -4,6 +4,8 @@ It spends live reply tokens first (free), then does what the caller's policy
 says when none is left: `push` (billed, one bundled request per 5 objects,
 safe to retry through `X-Line-Retry-Key`), `hold` (kept for the chat's next
 event, delivered through its token before anything newer) or `refuse`.
+A held answer always goes before anything newer: a push to a chat with held
+answers carries them first, in the same bundled requests.
 Before a send starts, the budget guard (bot/budget.py) may turn `push` into
 `hold`: free-only mode, the quota thresholds and the per-agent daily cap are
 enforced here and nowhere else, whatever the caller asked for.
@@ -59,7 +61,12 @@ class DeliveryError(Exception):
 
 @dataclass
 class Part:
-    """One request (or hold) that carried some of a send's objects."""
+    """One request (or hold) that carried some of a send's objects.
+
+    `objects` counts what the request carried: a push that took held answers
+    along with the send's own (see `Delivery._push_behind_held`) counts theirs
+    too, as its `billable` is the whole request's.
+    """
 
     method: str
     objects: int
@@ -137,7 +144,9 @@ class Delivery:
         with the same `send_id` never sends anything twice; it returns the
         first call's result once that call has finished. `approved` is an
         admin's approval to push past the budget guard (never past free-only);
-        when the guard holds a push, the held part's reason says why.
+        when the guard holds a push, the held part's reason says why. A push
+        to a chat with held answers pushes them first, in the same requests,
+        and its `billable` counts every request.
         """
         if policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
@@ -244,34 +253,38 @@ class Delivery:
             return None
         with self._chat_lock(chat_id):
             held_key = key("held", chat_id)
-            raw_items = self.redis.lrange(held_key, 0, -1)
-            if not raw_items:
+            items = self.held(chat_id)
+            if not items:
                 return None
-            items = [json.loads(raw) for raw in raw_items]
-            messages = [m for item in items for m in item["messages"]]
             send_id = f"release:{items[0]['id']}"
             record = self._load(send_id)
+            if record.get("done"):
+                # An earlier release ended at LINE's monthly limit before any
+                # of this first answer went: this is a new attempt.
+                record = {}
             record.setdefault("parts", [])
             record.setdefault("sent", 0)
             lead = _lead(items)
+            payer = {
+                "send_id": send_id,
+                "origin": lead["origin"],
+                "actor": actor or lead["actor"],
+            }
             # A release retried after a crash resumes after what went out.
             try:
-                self._push(
-                    chat_id,
-                    messages[record["sent"] :],
-                    send_id,
-                    lead["origin"],
-                    actor or lead["actor"],
-                    reason,
-                    record,
-                )
+                pushed = self._push_bundle(chat_id, items, payer, record, reason)
             except DeliveryError:
                 # What went out is no longer held; the rest stays.
-                self._keep_unsent(held_key, items, record["sent"])
+                self._keep_unsent(held_key, items, record["bundled"])
                 self._reindex_held(chat_id)
                 raise
-            self.redis.ltrim(held_key, len(raw_items), -1)
+            self._keep_unsent(held_key, items, pushed)
             self._reindex_held(chat_id)
+            left = sum(len(item["messages"]) for item in items) - pushed
+            if left:
+                # LINE's monthly limit: the rest stays held as it was.
+                part = Part(L.HELD, left, 0, L.MONTHLY_LIMIT)
+                record["parts"].append(asdict(part))
             return self._finish(send_id, record)
 
     def held_chats(self, older_than: float) -> list[str]:
@@ -300,7 +313,8 @@ class Delivery:
         pending = record.get("pending")
         if pending:
             self._resume_reply(chat_id, messages, send_id, origin, actor, record)
-        while record["sent"] < len(messages):
+        # A push with held answers under way carries the rest: no token now.
+        while record["sent"] < len(messages) and "bundle" not in record:
             taken = self.tokens.take(chat_id)
             if taken is None:
                 break
@@ -316,8 +330,10 @@ class Delivery:
         rest = messages[record["sent"] :]
         if not rest:
             return
-        if policy == "push":
-            self._push(chat_id, rest, send_id, origin, actor, reason, record)
+        if policy == "push" or "bundle" in record:
+            self._push_behind_held(
+                chat_id, rest, send_id, origin, actor, reason, record
+            )
         elif policy == "hold":
             self._hold(chat_id, rest, send_id, origin, actor, reason, record)
         else:
@@ -398,18 +414,10 @@ class Delivery:
         offset = 0
         while offset < len(rest):
             chunk = rest[offset : offset + MAX_OBJECTS]
-            index = str(record["sent"])
-            # The retry key is made before the first attempt and reused on
-            # every retry, including a retry by a recovering worker.
-            if index not in keys:
-                keys[index] = str(uuid.uuid4())
-                self._save(send_id, record)
-            try:
-                headers = self._push_with_retries(chat_id, chunk, keys[index])
-            except LineError as err:
-                if err.kind != MONTHLY_LIMIT:
-                    raise DeliveryError(err) from None
-                log.warning("delivery: monthly limit reached; chat %s held", chat_id)
+            headers = self._push_keyed(
+                chat_id, chunk, send_id, record, keys, str(record["sent"])
+            )
+            if headers is None:
                 self._hold(
                     chat_id,
                     rest[offset:],
@@ -432,6 +440,148 @@ class Delivery:
                 headers.get("x-line-request-id", ""),
             )
             offset += len(chunk)
+
+    def _push_behind_held(self, chat_id, rest, send_id, origin, actor, reason, record):
+        """Push `rest` after the chat's held answers, in the same pushes.
+
+        A held answer goes before anything newer. With no token left the
+        flush in `send` delivers nothing, so a push of the new answer alone
+        would overtake the held ones; instead they go first in one bundle,
+        oldest first, five objects a push (LINE bills per request, not per
+        object). This send passed the budget guard as a push (free-only
+        and the guard decided its policy), so it pays: every push of the
+        bundle is billed to it (ledger entry, the agent's daily count,
+        `SendResult.billable`), while the history shows each answer under
+        its own send and author.
+
+        The bundle is kept in the send's record before anything goes, so a
+        resumed send pushes the same objects with the same retry keys.
+        """
+        bundle = record.get("bundle")
+        if bundle is None:
+            held = self.held(chat_id)
+            if not held:
+                self._push(chat_id, rest, send_id, origin, actor, reason, record)
+                return
+            rider = {
+                "send_id": send_id,
+                "messages": rest,
+                "origin": origin,
+                "actor": actor,
+            }
+            bundle = record["bundle"] = [*held, rider]
+            self._save(send_id, record)
+        payer = {"send_id": send_id, "origin": origin, "actor": actor}
+        try:
+            self._push_bundle(chat_id, bundle, payer, record, reason)
+        except DeliveryError:
+            # What went out is settled; the rest stays held, and the send
+            # fails as a push LINE refuses does.
+            self._end_bundle(chat_id, send_id, record)
+            raise
+        own = self._end_bundle(chat_id, send_id, record)
+        rider = bundle[-1]["messages"]
+        if own < len(rider):
+            # LINE's monthly limit: the rest waits behind what is still held.
+            self._hold(
+                chat_id, rider[own:], send_id, origin, actor, L.MONTHLY_LIMIT, record
+            )
+
+    def _end_bundle(self, chat_id, send_id, record) -> int:
+        """Settle a send's push with held answers; returns its own objects sent.
+
+        The held answers that went out leave the held list in one write with
+        the send's progress, so a resumed send neither pushes nor removes
+        them twice. Under the chat lock the list starts with the bundle's
+        held answers; a send resumed after a crash may find it changed (the
+        lock lapsed and another send or flush took some), and then removes
+        only the answers it pushed whole, by id, never someone else's.
+        """
+        bundle = record.pop("bundle")
+        pushed = record.pop("bundled", 0)
+        record.pop("bundle_keys", None)
+        held = bundle[:-1]
+        held_objects = sum(len(item["messages"]) for item in held)
+        own = max(0, pushed - held_objects)
+        record["sent"] += own
+        held_key = key("held", chat_id)
+        raw_items = self.redis.lrange(held_key, 0, -1)
+        pipe = self.redis.pipeline()
+        ids = [json.loads(raw)["id"] for raw in raw_items]
+        if ids[: len(held)] == [item["id"] for item in held]:
+            self._keep_unsent(held_key, held, min(pushed, held_objects), pipe=pipe)
+        else:
+            gone, objects = set(), 0
+            for item in held:
+                objects += len(item["messages"])
+                if objects <= pushed:
+                    gone.add(item["id"])
+            for raw, item_id in zip(raw_items, ids, strict=True):
+                if item_id in gone:
+                    pipe.lrem(held_key, 1, raw)
+        pipe.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
+        pipe.execute()
+        self._reindex_held(chat_id)
+        return own
+
+    def _push_bundle(self, chat_id, bundle, payer, record, reason) -> int:
+        """Push `bundle`'s answers, oldest first, in the fewest pushes of five.
+
+        Shared by `release_held` and a push behind held answers. `payer`
+        (`send_id`, `origin`, `actor`) is the send the pushes are billed to;
+        its `record` keeps the progress (`bundled` objects, one retry key a
+        push), so a retry resumes after what went out and never pushes an
+        object twice. Each push is recorded by `_record_bundle`. Returns how
+        many objects went out: all of them, unless LINE answered that the
+        monthly limit is reached. Any other refusal raises DeliveryError.
+        """
+        send_id = payer["send_id"]
+        messages = [m for item in bundle for m in item["messages"]]
+        owners = [item for item in bundle for _ in item["messages"]]
+        keys = record.setdefault("bundle_keys", {})
+        done = record.setdefault("bundled", 0)
+        while done < len(messages):
+            chunk = messages[done : done + MAX_OBJECTS]
+            headers = self._push_keyed(chat_id, chunk, send_id, record, keys, str(done))
+            if headers is None:
+                return done
+            pipe = self.redis.pipeline()
+            billable = self._record_bundle(
+                pipe,
+                chat_id,
+                chunk,
+                owners[done : done + len(chunk)],
+                L.PUSH,
+                reason,
+                headers.get("x-line-request-id", ""),
+                payer=payer,
+            )
+            done += len(chunk)
+            record["bundled"] = done
+            record["parts"].append(asdict(Part(L.PUSH, len(chunk), billable, reason)))
+            pipe.set(key("send", send_id), json.dumps(record), ex=SEND_RECORD_TTL)
+            pipe.execute()
+        return done
+
+    def _push_keyed(self, chat_id, chunk, send_id, record, keys, index):
+        """Push one request under the retry key `keys[index]`; LINE's headers.
+
+        The retry key is made and saved with the send's record before the
+        first attempt and reused on every retry, including a retry by a
+        recovering worker, so LINE delivers the request once. Returns None
+        when LINE's monthly limit is reached (the caller holds what is left);
+        any other refusal raises DeliveryError.
+        """
+        if index not in keys:
+            keys[index] = str(uuid.uuid4())
+            self._save(send_id, record)
+        try:
+            return self._push_with_retries(chat_id, chunk, keys[index])
+        except LineError as err:
+            if err.kind != MONTHLY_LIMIT:
+                raise DeliveryError(err) from None
+            log.warning("delivery: monthly limit reached; chat %s held", chat_id)
+            return None
 
     def _push_with_retries(self, chat_id, chunk, retry_key):
         for attempt in range(1, PUSH_ATTEMPTS + 1):
@@ -555,28 +705,33 @@ class Delivery:
         return True
 
     def _record_bundle(
-        self, pipe, chat_id, messages, owners, method, reason, request_id
-    ):
-        """Record one reply that carried several held answers.
+        self, pipe, chat_id, messages, owners, method, reason, request_id, payer=None
+    ) -> int:
+        """Record one request that carried several answers; returns its billable.
 
-        The ledger gets one entry, as LINE got one request (under the first
-        answer's send); the history gets each answer under its own send and
-        author, so the panel shows who wrote what. Replies and refusals are
-        never billable, so no agent's push count changes.
+        The ledger gets one entry, as LINE got one request: under `payer`
+        (`send_id`, `origin`, `actor`), the send a push is billed to, else
+        under the first answer's send (a reply or refusal costs nothing).
+        A billed push counts against the payer's daily push cap when an
+        agent pays. The history gets each answer under its own send and
+        author, so the panel shows who wrote what and each answer's held
+        row is matched by the row that delivered it (handoff/api.py).
         """
-        first = owners[0]
-        self.ledger.record(
+        payer = payer or owners[0]
+        billable = self.ledger.record(
             pipe,
             chat_id=chat_id,
             method=method,
             messages=messages,
             reason=reason,
-            send_id=first["send_id"],
-            origin=first["origin"],
-            actor=first["actor"],
+            send_id=payer["send_id"],
+            origin=payer["origin"],
+            actor=payer["actor"],
             request_id=request_id,
         )
-        if method == L.REPLY:
+        if billable and payer["origin"] == "agent":
+            self.budget.count_push(pipe, payer["actor"])
+        if method in (L.REPLY, L.PUSH):
             pipe.delete(key("loading", chat_id))
         start = 0
         while start < len(messages):
@@ -589,18 +744,21 @@ class Delivery:
                 chat_id,
                 messages[start:end],
                 delivery=method,
-                billable=0,
+                # LINE bills the request once: charged to its first object.
+                billable=billable if start == 0 else 0,
                 origin=owner["origin"],
                 actor=owner["actor"],
                 send_id=owner["send_id"],
             )
             start = end
+        return billable
 
-    def _keep_unsent(self, held_key, bundle, sent) -> None:
+    def _keep_unsent(self, held_key, bundle, sent, pipe=None) -> None:
         """After `sent` of the bundle's objects went out, keep only the rest held.
 
         A held answer longer than one reply may go out in part; the part that
-        went must not go again with the next token.
+        went must not go again with the next token. With `pipe`, the change
+        joins it (the caller executes it) instead of being written at once.
         """
         if not sent:
             return
@@ -610,7 +768,8 @@ class Delivery:
                 break
             sent -= len(item["messages"])
             done += 1
-        pipe = self.redis.pipeline()
+        own_pipe = pipe is None
+        pipe = self.redis.pipeline() if own_pipe else pipe
         if sent:
             # A new id: a release of the rest is a new send (see release_held).
             rest = dict(
@@ -620,7 +779,8 @@ class Delivery:
             )
             pipe.lset(held_key, done, json.dumps(rest, ensure_ascii=False))
         pipe.ltrim(held_key, done, -1)
-        pipe.execute()
+        if own_pipe:
+            pipe.execute()
 
     # -- bookkeeping -----------------------------------------------------------
 

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 import uuid
+from collections import deque
 
 from flask import current_app, request, send_file
 
@@ -96,6 +97,14 @@ SENT_SCHEMA = {
         },
         "billable": {"type": "integer"},
         "send_id": {"type": "string"},
+        "objects": {
+            "type": "integer",
+            "description": "needs_confirmation: the objects a push would carry",
+        },
+        "held_objects": {
+            "type": "integer",
+            "description": "needs_confirmation: how many of them are held answers",
+        },
     },
 }
 
@@ -177,7 +186,18 @@ def _views(conversations: list[dict]) -> list[dict]:
 
 
 def _messages(conversation: dict, after: str | None) -> list[dict]:
-    """The conversation's messages from history, oldest first."""
+    """The conversation's messages from history, oldest first.
+
+    Each answer shows once, with its final delivery. The history is a
+    stream, written once: holding an answer adds `held` rows, and its
+    delivery later adds rows of its own under the same `send_id`. So a held
+    row is left out when a later row of the same send (reply, push or
+    refused) is in this read: that row stands for it, where and how it went.
+    A held row whose delivery falls outside the read (another page, after
+    the conversation closed) is shown as held, as it was then. Each message
+    names its `send_id`, so a client merging polls (`after`) can drop the
+    held row a later row delivers.
+    """
     history = _runtime().delivery.history
     rows = history.read(
         conversation["chat_id"],
@@ -185,10 +205,13 @@ def _messages(conversation: dict, after: str | None) -> list[dict]:
         after=after or conversation["history_after"],
     )
     until = conversation["history_until"]
+    if until:
+        rows = [row for row in rows if not _id_after(row["id"], until)]
+    delivered = _delivered_held(rows)
     shown = []
     for row in rows:
-        if until and _id_after(row["id"], until):
-            break
+        if row["id"] in delivered:
+            continue
         shown.append(
             {
                 "id": row["id"],
@@ -204,10 +227,33 @@ def _messages(conversation: dict, after: str | None) -> list[dict]:
                 "origin": row.get("origin")
                 or ("user" if row["direction"] == INBOUND else None),
                 "actor": row.get("actor") or None,
+                "send_id": row.get("send_id") or None,
                 "message": _message_object(row),
             }
         )
     return shown
+
+
+def _delivered_held(rows: list[dict]) -> set[str]:
+    """Ids of the `held` rows among `rows` that a later row of their send delivers.
+
+    Matched object by object, oldest first: a send's later rows go out in
+    the order its held rows were written, and only rows after a held row
+    can deliver it (a long answer's first part may go by reply before its
+    rest is held).
+    """
+    waiting: dict[str, deque] = {}
+    delivered = set()
+    for row in rows:
+        send_id = row.get("send_id")
+        if row["direction"] == INBOUND or not send_id:
+            continue
+        held = waiting.setdefault(send_id, deque())
+        if row.get("delivery") == ledger.HELD:
+            held.append(row["id"])
+        elif held:
+            delivered.add(held.popleft())
+    return delivered
 
 
 def _message_object(row: dict) -> dict | None:
@@ -578,7 +624,10 @@ def send_messages(conversation_id):
 
     With no live token: `push` pushes (billed once per 5 objects), `hold`
     keeps the answer for the user's next message, `ask` sends nothing and
-    answers `needs_confirmation` with the cost.
+    answers `needs_confirmation` with the cost. A push carries the answers
+    still held for the chat first, in the same requests (a held answer goes
+    before anything newer), so its cost and the quote — `billable` pushes,
+    `objects` in all, `held_objects` of them held — count theirs too.
     """
     from bot.messages import validate_messages
 
@@ -614,10 +663,15 @@ def send_messages(conversation_id):
         # Free-only or the budget guard would hold a push: nothing to confirm.
         if_expired = "hold"
     if if_expired == "ask" and not runtime.delivery.tokens.live(chat_id):
+        # A push carries the chat's held answers first (bot/delivery.py), so
+        # the quote counts their objects too.
+        held = sum(len(item["messages"]) for item in runtime.delivery.held(chat_id))
+        objects = held + len(messages)
         return {
             "delivery": "needs_confirmation",
-            "billable": math.ceil(len(messages) / MAX_OBJECTS),
-            "objects": len(messages),
+            "billable": math.ceil(objects / MAX_OBJECTS),
+            "objects": objects,
+            "held_objects": held,
         }
 
     policy = "push" if if_expired == "push" else "hold"

@@ -267,7 +267,11 @@ def test_daily_push_cap_holds_an_agents_pushes_until_the_next_day(desk):
         "held",
         "push",
     ]
-    assert desk.runtime.delivery.held(USER)[0]["reason"] == "push_cap"
+    [held] = desk.runtime.delivery.ledger.entries(method="held")
+    assert held["reason"] == "push_cap"
+    # The held answer went first, in the same push as the next day's answer.
+    assert [len(push[2]) for push in desk.line.pushes()] == [1, 2]
+    assert desk.runtime.delivery.held(USER) == []
 
 
 def test_the_cap_is_per_agent(desk):

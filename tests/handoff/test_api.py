@@ -478,3 +478,94 @@ def test_messages_after_a_given_one_are_fetched_for_polling(desk):
     assert [m["text"] for m in newer.json["messages"]] == ["new words"]
     assert bad.status_code == 422
     assert bad.json["field"] == "after"
+
+
+def _answer(desk, conversation_id, texts, if_expired, who="aiko"):
+    return desk.api(
+        "post",
+        f"/conversations/{conversation_id}/messages",
+        who,
+        json={
+            "messages": [{"type": "text", "text": t} for t in texts],
+            "if_expired": if_expired,
+        },
+    ).json
+
+
+def _outbound(desk, conversation_id):
+    shown = desk.api("get", f"/conversations/{conversation_id}", "aiko").json
+    return [
+        (m["text"], m["delivery"]) for m in shown["messages"] if m["direction"] == "out"
+    ]
+
+
+def test_ask_quotes_the_held_answers_a_push_would_carry(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _answer(desk, conversation_id, ["h1", "h2", "h3", "h4"], "hold")
+
+    quote = _answer(desk, conversation_id, ["n1", "n2"], "ask")
+    pushed = _answer(desk, conversation_id, ["n1", "n2"], "push")
+
+    assert quote["delivery"] == "needs_confirmation"
+    assert (quote["billable"], quote["objects"], quote["held_objects"]) == (2, 6, 4)
+    assert pushed["billable"] == quote["billable"]
+    assert [[m["text"] for m in call[2]] for call in desk.line.pushes()] == [
+        ["h1", "h2", "h3", "h4", "n1"],
+        ["n2"],
+    ]
+
+
+def test_a_held_answer_shows_once_with_the_reply_that_delivered_it(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _answer(desk, conversation_id, ["first"], "hold")
+    assert _outbound(desk, conversation_id)[-1] == ("first", "held")
+
+    desk.say("hello again")
+
+    shown = _outbound(desk, conversation_id)
+    assert [m for m in shown if m[0] == "first"] == [("first", "reply")]
+
+
+def test_a_held_answer_pushed_with_a_newer_one_shows_once_before_it(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _answer(desk, conversation_id, ["old"], "hold")
+    _answer(desk, conversation_id, ["still held"], "hold", who="boss")
+    assert [t for t, _ in _outbound(desk, conversation_id)][-2:] == [
+        "old",
+        "still held",
+    ]
+
+    _answer(desk, conversation_id, ["new"], "push")
+
+    assert _outbound(desk, conversation_id)[-3:] == [
+        ("old", "push"),
+        ("still held", "push"),
+        ("new", "push"),
+    ]
+    texts = [t for t, _ in _outbound(desk, conversation_id)]
+    assert [texts.count(t) for t in ("old", "still held", "new")] == [1, 1, 1]
+
+
+def test_an_answer_still_held_after_part_of_its_send_went_shows_as_held(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    delivery = desk.runtime.delivery
+    desk.say("hi")  # a live token for five objects of the seven
+    delivery.send(
+        USER,
+        [{"type": "text", "text": f"part {n}"} for n in range(7)],
+        policy="hold",
+        origin="agent",
+        actor="aiko",
+    )
+
+    shown = _outbound(desk, conversation_id)
+
+    assert [m for m in shown if m[0].startswith("part")] == [
+        *((f"part {n}", "reply") for n in range(5)),
+        ("part 5", "held"),
+        ("part 6", "held"),
+    ]

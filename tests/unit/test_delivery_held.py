@@ -262,3 +262,195 @@ def test_a_release_behind_a_held_bot_answer_is_gated_as_the_agents(
     assert delivery.release_held(CHAT, reason="held_expired") is None
     assert [i["origin"] for i in delivery.held(CHAT)] == ["bot", "agent"]
     assert len(fake_line.pushes()) == 1
+
+
+def _texts(messages):
+    return [m["text"] for m in messages]
+
+
+def test_a_push_carries_the_held_answers_before_the_new_one(delivery, fake_line, clock):
+    """No token is live: the push takes the held answer first, in one request."""
+    old = delivery.send(
+        CHAT, [text("old")], policy="hold", origin="agent", actor="aiko"
+    )
+
+    new = delivery.send(CHAT, [text("new")], policy="push", origin="agent", actor="ben")
+
+    assert [_texts(call[2]) for call in fake_line.pushes()] == [
+        ["bubble old", "bubble new"]
+    ]
+    assert delivery.held(CHAT) == []
+    assert (new.delivery, new.billable) == ("push", 1)
+    # One ledger entry for the one request, billed to the send that pushed.
+    [entry] = delivery.ledger.entries(method="push")
+    assert (entry["send_id"], entry["actor"], entry["billable"]) == (
+        new.send_id,
+        "ben",
+        1,
+    )
+    assert entry["objects"] == 2
+    assert delivery.budget.pushes_today("ben") == 1
+    assert delivery.budget.pushes_today("aiko") == 0
+    # The history keeps each answer under its own send and author.
+    pushed = [
+        (e["text"], e["send_id"], e["actor"], e["billable"])
+        for e in delivery.history.read(CHAT)
+        if e["direction"] == "out" and e["delivery"] == "push"
+    ]
+    assert pushed == [
+        ("bubble old", old.send_id, "aiko", 1),
+        ("bubble new", new.send_id, "ben", 0),
+    ]
+
+
+def test_held_answers_and_a_push_go_in_the_fewest_requests_oldest_first(
+    delivery, fake_line
+):
+    delivery.send(CHAT, [text(n) for n in range(4)], policy="hold", origin="agent")
+    delivery.send(CHAT, [text("bot 1"), text("bot 2")], policy="hold", origin="bot")
+
+    result = delivery.send(
+        CHAT, [text(n) for n in "abc"], policy="push", origin="agent", actor="ben"
+    )
+
+    pushed = [_texts(call[2]) for call in fake_line.pushes()]
+    assert pushed == [
+        ["bubble 0", "bubble 1", "bubble 2", "bubble 3", "bubble bot 1"],
+        ["bubble bot 2", "bubble a", "bubble b", "bubble c"],
+    ]
+    assert result.billable == 2
+    assert delivery.held(CHAT) == []
+    assert delivery.budget.pushes_today("ben") == 2
+
+
+def test_free_only_keeps_a_push_and_the_held_answers_held(delivery, fake_line, runtime):
+    from api.settings import update_settings
+
+    delivery.send(CHAT, [text("old")], policy="hold", origin="agent", actor="aiko")
+    update_settings(runtime.redis, {"free_only": True})
+
+    result = delivery.send(
+        CHAT, [text("new")], policy="push", origin="agent", actor="ben"
+    )
+
+    assert result.delivery == "held"
+    assert fake_line.pushes() == []
+    assert [_texts(i["messages"]) for i in delivery.held(CHAT)] == [
+        ["bubble old"],
+        ["bubble new"],
+    ]
+
+
+def test_an_agent_past_the_daily_cap_does_not_push_the_held_answers(
+    delivery, fake_line, runtime
+):
+    from api.settings import update_settings
+
+    update_settings(runtime.redis, {"agent_daily_push_cap": 1})
+    other = "U" + "c" * 32
+    delivery.send(other, [text(0)], policy="push", origin="agent", actor="ben")
+    delivery.send(CHAT, [text("old")], policy="hold", origin="agent", actor="aiko")
+
+    result = delivery.send(
+        CHAT, [text("new")], policy="push", origin="agent", actor="ben"
+    )
+
+    assert result.delivery == "held"
+    assert len(fake_line.pushes()) == 1
+    assert len(delivery.held(CHAT)) == 2
+
+
+def test_a_push_behind_held_answers_stopped_by_the_monthly_limit_holds_the_rest(
+    delivery, fake_line
+):
+    delivery.send(CHAT, [text(n) for n in range(5)], policy="hold", origin="agent")
+    delivery.send(CHAT, [text("late")], policy="hold", origin="agent")
+    real_push = fake_line.push
+
+    def limit_after_one(to, chunk, retry_key):
+        if fake_line.pushes():
+            fake_line.calls.append(("push", to, chunk, retry_key))
+            raise line_api.classify(
+                429, '{"message": "You have reached your monthly limit."}'
+            )
+        return real_push(to, chunk, retry_key)
+
+    fake_line.push = limit_after_one
+    result = delivery.send(CHAT, [text("new")], policy="push", origin="agent")
+
+    assert _texts(fake_line.pushes()[0][2]) == [f"bubble {n}" for n in range(5)]
+    # What did not go keeps its order: the older held answer, then the new one.
+    assert [_texts(i["messages"]) for i in delivery.held(CHAT)] == [
+        ["bubble late"],
+        ["bubble new"],
+    ]
+    assert result.delivery == "push"
+    assert [(p["method"], p["objects"]) for p in result.parts] == [
+        ("push", 5),
+        ("held", 1),
+    ]
+
+
+def _crash_a_push_behind_five_held_objects(delivery, fake_line):
+    """Send "new" (s1) as a push behind five held objects; the worker dies
+    after the first push (the held ones) reached LINE."""
+    delivery.send(CHAT, [text(n) for n in range(5)], policy="hold", origin="agent")
+    real_push = fake_line.push
+
+    def die_on_the_second(to, chunk, retry_key):
+        if fake_line.pushes():
+            raise RuntimeError("worker died")
+        return real_push(to, chunk, retry_key)
+
+    fake_line.push = die_on_the_second
+    with pytest.raises(RuntimeError):
+        delivery.send(CHAT, [text("new")], policy="push", send_id="s1")
+    fake_line.push = real_push
+
+
+def test_a_push_behind_held_answers_resumed_after_a_crash_pushes_nothing_twice(
+    delivery, fake_line
+):
+    _crash_a_push_behind_five_held_objects(delivery, fake_line)
+
+    result = delivery.send(CHAT, [text("new")], policy="push", send_id="s1")
+
+    pushed = [_texts(call[2]) for call in fake_line.pushes()]
+    assert pushed == [[f"bubble {n}" for n in range(5)], ["bubble new"]]
+    assert (result.delivery, result.billable) == ("push", 2)
+    assert delivery.held(CHAT) == []
+
+
+def test_a_release_records_each_answer_under_its_own_send(delivery, fake_line):
+    first = delivery.send(CHAT, [text(1)], policy="hold", origin="agent", actor="aiko")
+    second = delivery.send(CHAT, [text(2)], policy="hold", origin="bot")
+
+    result = delivery.release_held(CHAT, actor="boss", approved=True)
+
+    assert result.billable == 1
+    pushed = [
+        (e["text"], e["send_id"], e["origin"], e["actor"])
+        for e in delivery.history.read(CHAT)
+        if e["direction"] == "out" and e["delivery"] == "push"
+    ]
+    assert pushed == [
+        ("bubble 1", first.send_id, "agent", "aiko"),
+        ("bubble 2", second.send_id, "bot", ""),
+    ]
+    [entry] = delivery.ledger.entries(method="push")
+    assert (entry["send_id"], entry["actor"]) == (result.send_id, "boss")
+
+
+def test_a_resumed_push_behind_held_answers_never_drops_an_answer_held_since(
+    delivery, fake_line, clock
+):
+    _crash_a_push_behind_five_held_objects(delivery, fake_line)
+    # Before the send resumes, the user writes: the held answer goes by reply
+    # and another answer is held.
+    delivery.tokens.add(CHAT, fake_line.issue("t1"), clock() + 50)
+    delivery.flush_held(CHAT)
+    delivery.send(CHAT, [text("later")], policy="hold", origin="agent")
+
+    delivery.send(CHAT, [text("new")], policy="push", send_id="s1")
+
+    assert [_texts(i["messages"]) for i in delivery.held(CHAT)] == [["bubble later"]]
