@@ -43,8 +43,10 @@ SEND_RECORD_TTL = 24 * 3600
 PUSH_ATTEMPTS = 5
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 4.0
-#: A send lock lapses this long after its holder's last renewal (a dead one).
-SEND_LOCK_TTL = 30
+#: A send lock lapses this long after its holder's last renewal (a dead one):
+#: the same as a drain lock, so a worker that died mid-send holds its chat up
+#: for seconds, not for the better part of a reply token's minute.
+SEND_LOCK_TTL = 6
 #: How long a send waits for another send to the same chat.
 SEND_LOCK_WAIT = 120
 #: Chats with held answers, scored by when their oldest was held.
