@@ -76,6 +76,31 @@ CONVERSATION_SCHEMA = {
         "tags": {"type": "array", "items": {"type": "string"}},
     },
 }
+CONVERSATION_DETAIL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        **CONVERSATION_SCHEMA["properties"],
+        "messages": {"type": "array", "items": {"type": "object"}},
+        "notes": {"type": "array", "items": {"type": "object"}},
+        "held": {
+            "type": "array",
+            "description": "answers held for the chat, oldest first",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "messages": {"type": "array", "items": {"type": "object"}},
+                    "held_at": {"type": "number"},
+                    "actor": {"type": "string"},
+                },
+            },
+        },
+        "held_objects": {
+            "type": "integer",
+            "description": "the message objects held for the chat: a push "
+            "carries them first, so its cost counts them",
+        },
+    },
+}
 LIST_SCHEMA = {
     "type": "object",
     "properties": {"conversations": {"type": "array", "items": CONVERSATION_SCHEMA}},
@@ -183,6 +208,15 @@ def _views(conversations: list[dict]) -> list[dict]:
         view["tags"] = sorted(tags)
         shown.append(view)
     return shown
+
+
+def _held_objects(held: list[dict]) -> int:
+    """The message objects of held answers `held`: what a push carries first.
+
+    The ask quote and the conversation's `held_objects` count alike, so the
+    panel's badge and the confirmation agree on what a push bills.
+    """
+    return sum(len(item["messages"]) for item in held)
 
 
 def _messages(conversation: dict, after: str | None) -> list[dict]:
@@ -354,13 +388,19 @@ def _limit(raw) -> int:
 @doc(
     "A conversation with its messages, notes and held answers",
     params={"after": "only messages after this message id (for polling)"},
-    responses={200: "the conversation", 404: "no such conversation"},
+    responses={
+        200: ("the conversation", CONVERSATION_DETAIL_SCHEMA),
+        404: "no such conversation",
+    },
 )
 @require_role("agent")
 def get_conversation(conversation_id):
     """Messages carry `delivery` (reply | push | held) and `billable`.
 
-    Reading it as its assignee marks it read.
+    `held_objects` counts the objects of the chat's held answers: a push
+    carries them first (bot/delivery.py), so the panel's cost badge counts
+    them into what an answer sent now would bill. Reading it as its assignee
+    marks it read.
     """
     username, _admin = _caller()
     after = request.args.get("after") or None
@@ -386,6 +426,7 @@ def get_conversation(conversation_id):
         }
         for item in _runtime().delivery.held(conversation["chat_id"])
     ]
+    shown["held_objects"] = _held_objects(shown["held"])
     return shown
 
 
@@ -665,7 +706,7 @@ def send_messages(conversation_id):
     if if_expired == "ask" and not runtime.delivery.tokens.live(chat_id):
         # A push carries the chat's held answers first (bot/delivery.py), so
         # the quote counts their objects too.
-        held = sum(len(item["messages"]) for item in runtime.delivery.held(chat_id))
+        held = _held_objects(runtime.delivery.held(chat_id))
         objects = held + len(messages)
         return {
             "delivery": "needs_confirmation",

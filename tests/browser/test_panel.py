@@ -505,6 +505,43 @@ def test_paid_push_is_asked_for_before_it_is_sent(desk, page):
         set_settings(desk, handoff_agent_wait_seconds=None)
 
 
+def test_the_paid_push_badge_counts_the_held_answers_it_carries(desk, page):
+    """A push carries the chat's held answers first: an answer held while the
+    conversation is open makes the badge count its bubbles into the pushes."""
+    from playwright.sync_api import expect
+
+    # No wait for agents: the acknowledgement spends the user's token at once.
+    set_settings(desk, handoff_agent_wait_seconds=0)
+    try:
+        user = claimed_by_agent(desk, page, "Held Hana")
+        desk.received(user, 3)  # the acknowledgement took the reply token
+        page.select_option("#if-expired", "ask")
+        page.fill("#draft", "One more thing")
+        cost = page.locator("#cost")
+        expect(cost).to_have_text("paid push (1 message)")
+
+        conversation_id = page.url.rsplit("/", 1)[-1]
+        agent = _session(desk, *AGENT)
+        resp = agent.post(
+            f"{desk.web}/api/v1/conversations/{conversation_id}/messages",
+            json={
+                "messages": [{"type": "text", "text": f"held {n}"} for n in range(5)],
+                "if_expired": "hold",
+            },
+            timeout=10,
+        )
+        assert resp.json()["delivery"] == "held", resp.text
+
+        # Five held bubbles and the new one: two pushes, held answers first.
+        expect(cost).to_have_text(
+            "paid push (2 messages, held answers first)", timeout=WAIT
+        )
+        expect(page.locator("#held")).to_contain_text("held 4")
+        assert count_received(desk, user) == 3  # nothing went out
+    finally:
+        set_settings(desk, handoff_agent_wait_seconds=None)
+
+
 def test_an_answer_edited_after_a_lost_response_is_sent_as_written(desk, page):
     """The desk sent the first answer but the browser never heard; the agent
     corrects the draft and sends again: the correction is a new answer (held

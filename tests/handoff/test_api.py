@@ -569,3 +569,24 @@ def test_an_answer_still_held_after_part_of_its_send_went_shows_as_held(desk):
         ("part 5", "held"),
         ("part 6", "held"),
     ]
+
+
+def test_a_conversation_counts_the_held_objects_a_push_would_carry(desk):
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    path = f"/conversations/{conversation_id}"
+    before = desk.api("get", path, "aiko").json["held_objects"]
+    _answer(desk, conversation_id, ["h1", "h2", "h3"], "hold")
+    _answer(desk, conversation_id, ["h4"], "hold", who="boss")
+
+    held = desk.api("get", path, "aiko").json["held_objects"]
+    quote = _answer(desk, conversation_id, ["n1"], "ask")
+    desk.say("hello again")  # its reply token takes the held answers
+    after = desk.api("get", path, "aiko").json["held_objects"]
+
+    assert (before, held, after) == (0, 4, 0)
+    assert held == quote["held_objects"]
+    described = desk.client.get("/api/v1/openapi.json").json["paths"][
+        "/conversations/{conversation_id}"
+    ]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert described["properties"]["held_objects"]["type"] == "integer"

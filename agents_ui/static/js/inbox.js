@@ -402,8 +402,17 @@ function drawCost() {
     text = t("held until the user writes");
     kind = "held";
   } else {
-    const pushes = Math.ceil(count / MAX_BUNDLE);
-    text = pushes === 1 ? t("paid push (1 message)") : t("paid push ({n} messages)", { n: pushes });
+    // A push carries the chat's held answers first, in the same bundled
+    // requests (bot/delivery.py): they count into what it bills.
+    const held = state.current.held_objects || 0;
+    const pushes = Math.ceil((held + count) / MAX_BUNDLE);
+    if (held) {
+      text = pushes === 1
+        ? t("paid push (1 message, held answers first)")
+        : t("paid push ({n} messages, held answers first)", { n: pushes });
+    } else {
+      text = pushes === 1 ? t("paid push (1 message)") : t("paid push ({n} messages)", { n: pushes });
+    }
     kind = "paid";
   }
   badge.textContent = text;
