@@ -10,6 +10,14 @@ Before a send starts, the budget guard (bot/budget.py) may turn `push` into
 `hold`: free-only mode, the quota thresholds and the per-agent daily cap are
 enforced here and nowhere else, whatever the caller asked for.
 
+Held answers that should no longer go are dropped, each recorded as
+`refused` (ledger and history, under its own send): all of them when the
+user blocks the account (`unfollowed`; nothing but a free reply then leaves
+for that chat until they follow again), and the bot's own answers held
+longer than `bot_answer_hold_minutes`, when the chat's held answers are next
+flushed or released (an automatic answer days late would come before the
+answer to the user's new question).
+
 Every send has a `send_id`. Its progress is written to Redis before each call
 to LINE, so a send that is retried — by a caller or by a worker recovering a
 dead one's job — resumes where it stopped: a reply is retried with the very
@@ -26,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 from redis.exceptions import LockError
 
+from api.settings import get_setting, integer, register_setting
 from bot import ledger as L
 from bot.budget import Budget
 from bot.history import History
@@ -51,6 +60,17 @@ SEND_LOCK_TTL = 6
 SEND_LOCK_WAIT = 120
 #: Chats with held answers, scored by when their oldest was held.
 HELD_INDEX = key("held")
+#: Why a send or held answer did not go: the user blocked the account.
+UNFOLLOWED = "unfollowed"
+
+register_setting(
+    "bot_answer_hold_minutes",
+    30,
+    integer(0, 7 * 24 * 60),
+    "The bot's own answers held longer than this (their token lapsed) are "
+    "dropped, and recorded, instead of going out with the user's next "
+    "message (0: drop at once). Agents' held answers are never dropped.",
+)
 
 
 class DeliveryError(Exception):
@@ -179,6 +199,10 @@ class Delivery:
                 record["gate"] = [gate.policy, gate.reason]
             if record["gate"][1]:
                 policy, reason = record["gate"]
+            if self.redis.exists(_unfollowed_key(chat_id)):
+                # Blocked: a push would be billed for nothing, and a held
+                # answer would greet the user when they follow again.
+                policy, reason = "refuse", UNFOLLOWED
             self._deliver(
                 chat_id, messages, policy, send_id, origin, actor, reason, record
             )
@@ -199,6 +223,7 @@ class Delivery:
         """
         with self._chat_lock(chat_id):
             held_key = key("held", chat_id)
+            self._drop_held(chat_id)
             items = [json.loads(raw) for raw in self.redis.lrange(held_key, 0, -1)]
             if not items:
                 return 0
@@ -234,8 +259,11 @@ class Delivery:
 
         For answers held too long, or an admin pushing them. The budget guard
         decides as for any push: when it holds, nothing changes and None is
-        returned; so does a chat with nothing held.
+        returned; so does a chat with nothing held. Held answers that must
+        not go (see `_drop_held`) are dropped first.
         """
+        with self._chat_lock(chat_id):
+            self._drop_held(chat_id)
         items = self.held(chat_id)
         if not items:
             return None
@@ -255,6 +283,7 @@ class Delivery:
             return None
         with self._chat_lock(chat_id):
             held_key = key("held", chat_id)
+            self._drop_held(chat_id)
             items = self.held(chat_id)
             if not items:
                 return None
@@ -288,6 +317,77 @@ class Delivery:
                 part = Part(L.HELD, left, 0, L.MONTHLY_LIMIT)
                 record["parts"].append(asdict(part))
             return self._finish(send_id, record)
+
+    def unfollowed(self, chat_id: str) -> int:
+        """The user blocked the account: drop the chat's held answers.
+
+        Each is recorded as `refused` for `UNFOLLOWED`; returns how many.
+        Until `followed`, any send to the chat that no live token carries is
+        refused (see `send`), so nothing is pushed to someone who blocked us
+        (LINE would bill the request and deliver nothing) and nothing is
+        held for them.
+        """
+        with self._chat_lock(chat_id):
+            self.redis.set(_unfollowed_key(chat_id), f"{self.clock():.3f}")
+            dropped = self._drop_held(chat_id)
+        log.info("delivery: %s blocked the account", chat_id)
+        return dropped
+
+    def followed(self, chat_id: str) -> None:
+        """The user follows (again): sends to the chat go as usual."""
+        self.redis.delete(_unfollowed_key(chat_id))
+
+    def _drop_held(self, chat_id: str) -> int:
+        """Drop the held answers that must not go; returns how many.
+
+        All of them when the user blocked the account (`UNFOLLOWED`), else
+        the bot's own answers held `bot_answer_hold_minutes` or longer
+        (`HELD_EXPIRED`): the user has likely moved on, and an old automatic
+        answer would arrive ahead of the answer to what they ask now.
+        Agents' answers are never dropped for their age. Each dropped answer
+        is recorded as a refused send of its own, as `_refuse` records one.
+        The caller holds the chat lock.
+        """
+        held_key = key("held", chat_id)
+        raws = self.redis.lrange(held_key, 0, -1)
+        if not raws:
+            return 0
+        if self.redis.exists(_unfollowed_key(chat_id)):
+            reason, stale_before = UNFOLLOWED, None
+        else:
+            reason = L.HELD_EXPIRED
+            minutes = get_setting(self.redis, "bot_answer_hold_minutes")
+            stale_before = self.clock() - minutes * 60
+        pipe = self.redis.pipeline()
+        dropped = 0
+        for raw in raws:
+            item = json.loads(raw)
+            if stale_before is not None and (
+                item["origin"] != "bot" or item["held_at"] > stale_before
+            ):
+                continue
+            pipe.lrem(held_key, 1, raw)
+            self._record(
+                pipe,
+                chat_id,
+                item["messages"],
+                L.REFUSED,
+                reason,
+                item["send_id"],
+                item["origin"],
+                item["actor"],
+            )
+            dropped += 1
+        if dropped:
+            pipe.execute()
+            self._reindex_held(chat_id)
+            log.info(
+                "delivery: %d held answers of %s dropped (%s)",
+                dropped,
+                chat_id,
+                reason,
+            )
+        return dropped
 
     def held_chats(self, older_than: float) -> list[str]:
         """Chats whose oldest held answer was held before `older_than`."""
@@ -461,6 +561,7 @@ class Delivery:
         """
         bundle = record.get("bundle")
         if bundle is None:
+            self._drop_held(chat_id)
             held = self.held(chat_id)
             if not held:
                 self._push(chat_id, rest, send_id, origin, actor, reason, record)
@@ -894,6 +995,11 @@ class Delivery:
                 lock.release()
             except LockError:
                 log.warning("delivery: send lock of %s lapsed while held", chat_id)
+
+
+def _unfollowed_key(chat_id: str) -> str:
+    """The mark of a chat whose user blocked the account (until they follow)."""
+    return key("unfollowed", chat_id)
 
 
 def _lead(items: list[dict]) -> dict:

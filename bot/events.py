@@ -26,6 +26,14 @@ def handle(runtime, payload: dict) -> None:
     event_id = payload.get("event_id") or event_id_of(event)
     kind = event.get("type", "unknown")
     _record(runtime, chat_id, event, event_id, payload["arrival"])
+    if kind == "unfollow":
+        # Blocked: what is held for the user is dropped (recorded), and
+        # nothing is pushed or held for them until they follow again. In
+        # standby mode too: the block is the user's, whichever channel is
+        # active.
+        runtime.delivery.unfollowed(chat_id)
+    elif kind == "follow":
+        runtime.delivery.followed(chat_id)
 
     if event.get("mode") == "standby":
         log.info("events: %s %s in standby mode, not answered", kind, event_id)
@@ -48,6 +56,8 @@ def handle(runtime, payload: dict) -> None:
     # An answer whose token lapsed before it could go (a backlog after an
     # outage, a retry of a failed event) is held for the user's next token,
     # free, rather than lost; pushed only when the desk may push the bot.
+    # Held past `bot_answer_hold_minutes` it is dropped (recorded) instead,
+    # so a stale automatic answer never arrives ahead of a new one.
     policy = "push" if runtime.config.push_bot_answers else "hold"
     result = delivery.send(
         chat_id,

@@ -1,6 +1,7 @@
 """Tap to receive: a lapsing token buys a button that brings a fresh one."""
 
 from handoff import tap
+from store import key
 from tests.economics.conftest import USER
 
 TEXT = {"type": "text", "text": "Your parcel left this morning."}
@@ -187,6 +188,8 @@ def test_the_bots_held_answers_are_not_pushed_unless_the_bot_may_push(desk):
 
 
 def test_beside_an_agents_answer_the_bots_rides_in_the_one_push(desk):
+    # Within `bot_answer_hold_minutes`: an older bot answer is dropped.
+    desk.api("put", "/settings", "boss", json={"bot_answer_hold_minutes": 60})
     delivery = desk.runtime.delivery
     conversation_id = _assigned(desk)
     desk.clock.advance(120)
@@ -250,3 +253,122 @@ def test_upkeep_runs_once_a_second_whatever_the_number_of_sweepers(desk):
     ran = tap.upkeep(desk.runtime)
 
     assert (skipped["offered"], ran["offered"]) == (0, 1)
+
+
+def _unfollow(desk):
+    from tests.helpers import text_event
+
+    event = text_event(USER)
+    event.pop("message")
+    event.pop("replyToken")
+    event["type"] = "unfollow"
+    event["timestamp"] = int(desk.clock() * 1000)
+    desk.deliver(event)
+
+
+def test_a_user_who_blocks_us_is_never_pushed_what_was_held_for_them(desk):
+    delivery = desk.runtime.delivery
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    held = _answer(desk, conversation_id)
+    assert held["delivery"] == "held"
+
+    _unfollow(desk)
+    desk.clock.advance(31 * 60)
+    released = tap.upkeep(desk.runtime)["released"]
+
+    assert released == 0
+    assert desk.line.pushes() == []
+    assert delivery.held(USER) == []
+    assert delivery.held_chats(desk.clock()) == []
+    [entry] = delivery.ledger.entries(method="refused")
+    assert (entry["reason"], entry["billable"]) == ("unfollowed", 0)
+    assert entry["messages"] == [TEXT] and entry["actor"] == "aiko"
+    rows = [
+        fields
+        for _id, fields in desk.runtime.redis.xrange(key("history", USER))
+        if fields.get("send_id") == entry["send_id"]
+    ]
+    assert [row["delivery"] for row in rows] == ["held", "refused"]
+
+
+def test_while_blocked_nothing_is_pushed_or_held_until_the_user_follows_again(desk):
+    from tests.helpers import follow_event
+
+    delivery = desk.runtime.delivery
+    _unfollow(desk)
+    desk.clock.advance(120)
+
+    blocked = delivery.send(USER, [TEXT], policy="push", origin="agent", actor="aiko")
+    held = delivery.send(USER, [TEXT], policy="hold", origin="agent", actor="aiko")
+
+    assert (blocked.delivery, held.delivery) == ("refused", "refused")
+    assert {p["reason"] for p in blocked.parts + held.parts} == {"unfollowed"}
+    assert desk.line.pushes() == [] and delivery.held(USER) == []
+
+    event = follow_event(USER, reply_token=desk.line.issue("rt-follow"))
+    event["timestamp"] = int(desk.clock() * 1000)
+    desk.deliver(event)
+    desk.clock.advance(120)
+    after = delivery.send(USER, [TEXT], policy="push", origin="agent", actor="aiko")
+
+    assert after.delivery == "push"
+    assert len(desk.line.pushes()) == 1
+
+
+def _bot_answer_held(desk, text="We open at ten."):
+    answer = [{"type": "text", "text": text}]
+    desk.runtime.delivery.send(
+        USER, answer, policy="hold", origin="bot", send_id="auto:e1"
+    )
+    return answer
+
+
+def test_a_bot_answer_held_past_its_setting_is_dropped_not_sent_before_the_new_one(
+    desk,
+):
+    delivery = desk.runtime.delivery
+    old = _bot_answer_held(desk)
+    desk.clock.advance(30 * 60)
+
+    desk.say("are you open on sunday?")
+
+    [reply] = desk.line.replies()
+    assert old[0] not in reply[2]
+    assert delivery.held(USER) == []
+    [entry] = delivery.ledger.entries(method="refused")
+    assert (entry["send_id"], entry["reason"]) == ("auto:e1", "held_expired")
+    assert entry["messages"] == old
+
+
+def test_a_recent_bot_answer_still_rides_with_the_next_reply(desk):
+    delivery = desk.runtime.delivery
+    old = _bot_answer_held(desk)
+    desk.clock.advance(29 * 60)
+
+    desk.say("are you open on sunday?")
+
+    [reply] = desk.line.replies()
+    assert reply[2][0] == old[0] and len(reply[2]) > 1
+    assert delivery.held(USER) == []
+    assert delivery.ledger.entries(method="refused") == []
+
+
+def test_bot_answer_hold_zero_drops_a_held_bot_answer_at_once_but_never_an_agents(
+    desk,
+):
+    desk.api("put", "/settings", "boss", json={"bot_answer_hold_minutes": 0})
+    delivery = desk.runtime.delivery
+    conversation_id = _assigned(desk)
+    desk.clock.advance(120)
+    _bot_answer_held(desk)
+    _answer(desk, conversation_id)
+    desk.clock.advance(31 * 60)
+
+    assert tap.upkeep(desk.runtime)["released"] == 1
+
+    [push] = desk.line.pushes()
+    assert push[2] == [TEXT]
+    assert delivery.held(USER) == []
+    [entry] = delivery.ledger.entries(method="refused")
+    assert (entry["origin"], entry["reason"]) == ("bot", "held_expired")
