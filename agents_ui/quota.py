@@ -130,6 +130,7 @@ def _reasons() -> list[str]:
         "MONTHLY_LIMIT",
         "HELD_DELIVERED",
         "HELD_EXPIRED",
+        "UNFOLLOWED",
         "UNCERTAIN",
         "REJECTED",
     ]

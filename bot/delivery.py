@@ -39,7 +39,7 @@ from bot import ledger as L
 from bot.budget import Budget
 from bot.history import History
 from bot.inbox import shared_keeper
-from bot.ledger import Ledger
+from bot.ledger import UNFOLLOWED, Ledger
 from bot.line_api import INVALID_REPLY_TOKEN, MONTHLY_LIMIT, LineError
 from bot.tokens import TokenPool
 from store import key
@@ -60,8 +60,6 @@ SEND_LOCK_TTL = 6
 SEND_LOCK_WAIT = 120
 #: Chats with held answers, scored by when their oldest was held.
 HELD_INDEX = key("held")
-#: Why a send or held answer did not go: the user blocked the account.
-UNFOLLOWED = "unfollowed"
 
 register_setting(
     "bot_answer_hold_minutes",

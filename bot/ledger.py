@@ -31,6 +31,8 @@ OPERATOR_CHOICE = "operator_choice"
 MONTHLY_LIMIT = "monthly_limit"
 HELD_DELIVERED = "held_delivered"
 HELD_EXPIRED = "held_expired"
+#: The user blocked the account: nothing but a free reply goes to them.
+UNFOLLOWED = "unfollowed"
 UNCERTAIN = "uncertain"
 REJECTED = "rejected"
 
