@@ -221,8 +221,7 @@ class Delivery:
         """
         with self._chat_lock(chat_id):
             held_key = key("held", chat_id)
-            self._drop_held(chat_id)
-            items = [json.loads(raw) for raw in self.redis.lrange(held_key, 0, -1)]
+            items = self._drop_held(chat_id)
             if not items:
                 return 0
             if then is not None and self._load(then["send_id"]):
@@ -261,8 +260,7 @@ class Delivery:
         not go (see `_drop_held`) are dropped first.
         """
         with self._chat_lock(chat_id):
-            self._drop_held(chat_id)
-        items = self.held(chat_id)
+            items = self._drop_held(chat_id)
         if not items:
             return None
         lead = _lead(items)
@@ -281,8 +279,7 @@ class Delivery:
             return None
         with self._chat_lock(chat_id):
             held_key = key("held", chat_id)
-            self._drop_held(chat_id)
-            items = self.held(chat_id)
+            items = self._drop_held(chat_id)
             if not items:
                 return None
             send_id = f"release:{items[0]['id']}"
@@ -316,27 +313,26 @@ class Delivery:
                 record["parts"].append(asdict(part))
             return self._finish(send_id, record)
 
-    def unfollowed(self, chat_id: str) -> int:
+    def unfollowed(self, chat_id: str) -> None:
         """The user blocked the account: drop the chat's held answers.
 
-        Each is recorded as `refused` for `UNFOLLOWED`; returns how many.
-        Until `followed`, any send to the chat that no live token carries is
-        refused (see `send`), so nothing is pushed to someone who blocked us
-        (LINE would bill the request and deliver nothing) and nothing is
-        held for them.
+        Each is recorded as `refused` for `UNFOLLOWED`. Until `followed`,
+        any send to the chat that no live token carries is refused (see
+        `send`), so nothing is pushed to someone who blocked us (LINE would
+        bill the request and deliver nothing) and nothing is held for them.
         """
         with self._chat_lock(chat_id):
             self.redis.set(_unfollowed_key(chat_id), f"{self.clock():.3f}")
-            dropped = self._drop_held(chat_id)
+            self._drop_held(chat_id)
         log.info("delivery: %s blocked the account", chat_id)
-        return dropped
 
     def followed(self, chat_id: str) -> None:
         """The user follows (again): sends to the chat go as usual."""
         self.redis.delete(_unfollowed_key(chat_id))
 
-    def _drop_held(self, chat_id: str) -> int:
-        """Drop the held answers that must not go; returns how many.
+    def _drop_held(self, chat_id: str) -> list[dict]:
+        """Drop the held answers that must not go; returns the rest, oldest
+        first (what `held` would read next, without reading it again).
 
         All of them when the user blocked the account (`UNFOLLOWED`), else
         the bot's own answers held `bot_answer_hold_minutes` or longer
@@ -349,7 +345,7 @@ class Delivery:
         held_key = key("held", chat_id)
         raws = self.redis.lrange(held_key, 0, -1)
         if not raws:
-            return 0
+            return []
         if self.redis.exists(_unfollowed_key(chat_id)):
             reason, stale_before = UNFOLLOWED, None
         else:
@@ -357,12 +353,13 @@ class Delivery:
             minutes = get_setting(self.redis, "bot_answer_hold_minutes")
             stale_before = self.clock() - minutes * 60
         pipe = self.redis.pipeline()
-        dropped = 0
+        dropped, kept = 0, []
         for raw in raws:
             item = json.loads(raw)
             if stale_before is not None and (
                 item["origin"] != "bot" or item["held_at"] > stale_before
             ):
+                kept.append(item)
                 continue
             pipe.lrem(held_key, 1, raw)
             self._record(
@@ -385,7 +382,7 @@ class Delivery:
                 chat_id,
                 reason,
             )
-        return dropped
+        return kept
 
     def held_chats(self, older_than: float) -> list[str]:
         """Chats whose oldest held answer was held before `older_than`."""
@@ -559,8 +556,7 @@ class Delivery:
         """
         bundle = record.get("bundle")
         if bundle is None:
-            self._drop_held(chat_id)
-            held = self.held(chat_id)
+            held = self._drop_held(chat_id)
             if not held:
                 self._push(chat_id, rest, send_id, origin, actor, reason, record)
                 return
